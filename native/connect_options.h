@@ -1,0 +1,51 @@
+// Everything one connection attempt needs, already validated by the façade
+// (lib/options.ts): nothing here is checked again before it reaches lws.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace nlws {
+
+struct TlsSettings {
+  // DER certificates forming the trust store (Node's roots by default).
+  std::vector<std::string> caDer;
+  std::string certPem;
+  std::string keyPem;
+  std::string passphrase;
+  bool rejectUnauthorized = true;
+
+  // Connections with equal settings share one lws vhost.
+  std::string Key() const;
+};
+
+struct ProxySettings {
+  std::string host;  // as given; resolved on the resolver thread
+  uint16_t port = 0;
+  std::string auth;  // "user:pass", or empty
+  bool enabled() const { return port != 0; }
+};
+
+struct ConnectOptions {
+  std::string host;        // URL hostname, IPv6 without brackets
+  uint16_t port = 0;
+  bool ipv6Literal = false;
+  std::string path;        // path and query, starts with '/'
+  bool secure = false;
+  std::string servername;  // SNI and certificate name; empty: host
+  std::string origin;
+  std::string protocols;   // comma-separated offer
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool followRedirects = false;
+  bool perMessageDeflate = true;
+  uint64_t maxPayload = 100ull << 20;
+  uint32_t fragmentSize = 64 * 1024;
+  uint64_t rxHighWater = 16ull << 20;  // bytes handed to JS and not yet consumed
+  uint32_t closeTimeoutMs = 5000;
+  uint32_t handshakeTimeoutMs = 30000;
+  TlsSettings tls;
+  ProxySettings proxy;
+};
+
+}  // namespace nlws

@@ -1,0 +1,122 @@
+#include "event_batch.h"
+
+#include <cstring>
+
+namespace nlws {
+
+static thread_local EventBatch* g_thread_batch = nullptr;
+void SetThreadEventBatch(EventBatch* batch) { g_thread_batch = batch; }
+EventBatch* ThreadEventBatch() { return g_thread_batch; }
+
+void EventBatch::AppendRow(EventType type, uint32_t id, double value, double chunk,
+                           double offset, double len) {
+  auto& ix = building_.index;
+  ix.push_back(static_cast<double>(type));
+  ix.push_back(static_cast<double>(id));
+  ix.push_back(value);
+  ix.push_back(chunk);
+  ix.push_back(offset);
+  ix.push_back(len);
+}
+
+void EventBatch::Add(EventType type, uint32_t id, double value, const void* data, size_t len) {
+  if (len >= kOwnChunkThreshold) {
+    const uint8_t* p = static_cast<const uint8_t*>(data);
+    AddOwned(type, id, value, std::vector<uint8_t>(p, p + len));
+    return;
+  }
+  if (shared_chunk_ == nullptr) {
+    building_.chunks.emplace_back();
+    shared_chunk_ = &building_.chunks.back();
+    shared_chunk_->reserve(16 * 1024);
+  }
+  size_t offset = shared_chunk_->size();
+  if (len) {
+    shared_chunk_->resize(offset + len);
+    memcpy(shared_chunk_->data() + offset, data, len);
+  }
+  double chunk = static_cast<double>(shared_chunk_ - building_.chunks.data());
+  AppendRow(type, id, value, chunk, static_cast<double>(offset), static_cast<double>(len));
+}
+
+void EventBatch::AddOwned(EventType type, uint32_t id, double value, std::vector<uint8_t>&& bytes) {
+  // Growing `chunks` may move the shared chunk: remember it by index.
+  long shared = shared_chunk_ ? static_cast<long>(shared_chunk_ - building_.chunks.data()) : -1;
+  double len = static_cast<double>(bytes.size());
+  building_.chunks.push_back(std::move(bytes));
+  double chunk = static_cast<double>(building_.chunks.size() - 1);
+  if (shared >= 0) shared_chunk_ = &building_.chunks[static_cast<size_t>(shared)];
+  AppendRow(type, id, value, chunk, 0, len);
+}
+
+void EventBatch::AddSent(uint32_t id, double bytes) {
+  auto& ix = building_.index;
+  size_t n = ix.size();
+  if (n >= kIndexStride && ix[n - kIndexStride] == static_cast<double>(EventType::kSent) &&
+      ix[n - kIndexStride + 1] == static_cast<double>(id)) {
+    ix[n - kIndexStride + 2] += bytes;
+    return;
+  }
+  AppendRow(EventType::kSent, id, bytes, -1, 0, 0);
+}
+
+void EventBatch::Flush() {
+  if (building_.empty()) return;
+  bool schedule = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopped_) {
+      building_.clear();
+      shared_chunk_ = nullptr;
+      return;
+    }
+    if (ready_.empty()) {
+      std::swap(ready_, building_);
+    } else {
+      // JS has not taken the previous batch yet: append, renumbering chunks.
+      double base = static_cast<double>(ready_.chunks.size());
+      for (auto& c : building_.chunks) ready_.chunks.push_back(std::move(c));
+      for (size_t i = 0; i < building_.index.size(); i += kIndexStride) {
+        double chunk = building_.index[i + 3];
+        building_.index[i + 3] = chunk < 0 ? chunk : chunk + base;
+      }
+      ready_.index.insert(ready_.index.end(), building_.index.begin(), building_.index.end());
+    }
+    if (!call_pending_) {
+      call_pending_ = true;
+      schedule = true;
+    }
+  }
+  building_.clear();
+  shared_chunk_ = nullptr;
+  if (schedule) schedule_();
+}
+
+void EventBatch::Start(std::function<void()> schedule) { schedule_ = std::move(schedule); }
+
+void EventBatch::TakeReady(Batch& out) {
+  out.clear();
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::swap(out, ready_);
+}
+
+void EventBatch::FinishDelivery() {
+  bool schedule = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!ready_.empty() && !stopped_) {
+      schedule = true;  // stays pending
+    } else {
+      call_pending_ = false;
+    }
+  }
+  if (schedule) schedule_();
+}
+
+void EventBatch::Stop() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stopped_ = true;
+  ready_.clear();
+}
+
+}  // namespace nlws

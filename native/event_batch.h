@@ -1,0 +1,85 @@
+// Events from the service thread to JS, delivered in batches through one
+// thread-safe function per environment.
+//
+// The service thread appends to a private batch without any lock (payload
+// copies happen there). Flush() moves that batch into the shared "ready" slot
+// under a lock (vector moves only) and schedules one JS call if none is
+// pending. While JS is busy, batches merge in the ready slot, so a slow JS
+// thread receives fewer, larger batches, never one call per message.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace nlws {
+
+enum class EventType : uint8_t {
+  kOpen = 1,    // payload: JSON {protocol, extensions, headers}
+  kText = 2,    // payload: message bytes
+  kBinary = 3,  // payload: message bytes
+  kClose = 4,   // value: close code; payload: JSON {code, reason, error?}
+  kError = 5,   // payload: JSON {code, message, status?, headers?}
+  kPong = 6,    // payload: pong bytes
+  kSent = 7,    // value: payload bytes written to the socket
+  kLog = 8,     // value: lws log level; payload: the line
+};
+
+// Index layout, one row of doubles per event.
+constexpr int kIndexStride = 6;  // type, id, value, chunk, offset, length
+
+struct Batch {
+  std::vector<std::vector<uint8_t>> chunks;
+  std::vector<double> index;
+  bool empty() const { return index.empty(); }
+  void clear() {
+    chunks.clear();
+    index.clear();
+  }
+};
+
+class EventBatch {
+ public:
+  // Messages at least this large get a chunk of their own (moved, not copied).
+  static constexpr size_t kOwnChunkThreshold = 64 * 1024;
+
+  // --- service thread ---
+  void Add(EventType type, uint32_t id, double value, const void* data, size_t len);
+  void Add(EventType type, uint32_t id, double value, const std::string& s) {
+    Add(type, id, value, s.data(), s.size());
+  }
+  void AddOwned(EventType type, uint32_t id, double value, std::vector<uint8_t>&& bytes);
+  // Adds to the last event when it is a kSent of the same connection.
+  void AddSent(uint32_t id, double bytes);
+  // Publishes the private batch; schedules a JS call when none is pending.
+  void Flush();
+
+  // --- JS thread ---
+  // `schedule` asks for one JS call (a thread-safe-function call).
+  void Start(std::function<void()> schedule);
+  // Takes everything published so far. The JS call stays marked pending.
+  void TakeReady(Batch& out);
+  // After JS handled a batch: re-schedules if more arrived, else marks idle.
+  void FinishDelivery();
+  // Teardown: no more calls after this.
+  void Stop();
+
+ private:
+  void AppendRow(EventType type, uint32_t id, double value, double chunk, double offset, double len);
+
+  Batch building_;               // service thread only
+  std::vector<uint8_t>* shared_chunk_ = nullptr;  // current small-message chunk in building_
+
+  std::mutex mutex_;
+  Batch ready_;
+  bool call_pending_ = false;
+  bool stopped_ = false;
+  std::function<void()> schedule_;
+};
+
+// Service threads log through this (lws's emit callback is process-global).
+void SetThreadEventBatch(EventBatch* batch);
+EventBatch* ThreadEventBatch();
+
+}  // namespace nlws

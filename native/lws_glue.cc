@@ -1,0 +1,541 @@
+#include "lws_glue.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "event_batch.h"
+#include "json.h"
+#include "resolver.h"
+#include "service_thread.h"
+
+namespace nlws {
+
+namespace {
+
+constexpr const char* kProtocolName = "nlws-client";
+
+Connection* ConnOf(struct lws* wsi) {
+  return wsi ? static_cast<Connection*>(lws_get_opaque_user_data(wsi)) : nullptr;
+}
+
+void Emit(Connection& c, EventType type, double value, const std::string& payload) {
+  c.service.events().Add(type, c.id, value, payload);
+}
+
+// Reports the end of the connection (once) and frees it. `c` is gone after.
+void Finish(Connection& c, int code, const std::string& reason) {
+  if (c.phase == Connection::Phase::kDone) return;
+  c.phase = Connection::Phase::kDone;
+  if (!c.errorJson.empty()) Emit(c, EventType::kError, 0, c.errorJson);
+  std::string j = "{\"code\":" + std::to_string(code) + ",\"reason\":";
+  AppendJsonString(j, reason);
+  j += "}";
+  Emit(c, EventType::kClose, code, j);
+  if (c.wsi) lws_set_opaque_user_data(c.wsi, nullptr);
+  c.wsi = nullptr;
+  c.service.Forget(c.id);
+}
+
+void Fail(Connection& c, const char* code, const std::string& message, int status = 0,
+          const std::string& headers = "") {
+  if (c.errorJson.empty()) c.errorJson = ErrorJson(code, message, status, headers);
+}
+
+void StartTimer(Connection& c, ConnectionTimer& t, uint32_t ms, sul_cb_t cb) {
+  t.owner = &c;
+  lws_sul_schedule(c.service.context(), 0, &t.sul, cb, static_cast<lws_usec_t>(ms) * LWS_US_PER_MS);
+}
+
+// The close handshake did not complete in time: drop TCP.
+void OnCloseTimeout(lws_sorted_usec_list_t* sul) {
+  Connection* c = reinterpret_cast<ConnectionTimer*>(sul)->owner;
+  if (c->wsi) lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+void OnHandshakeTimeout(lws_sorted_usec_list_t* sul) {
+  Connection* c = reinterpret_cast<ConnectionTimer*>(sul)->owner;
+  if (c->phase != Connection::Phase::kConnecting && c->phase != Connection::Phase::kResolving) return;
+  Fail(*c, "ETIMEDOUT", "opening handshake timed out after " +
+                            std::to_string(c->opts->handshakeTimeoutMs) + " ms");
+  if (c->wsi) {
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  } else {
+    Finish(*c, 1006, "");
+  }
+}
+
+// HTTP response headers as a JSON object (lower-case names).
+std::string HeadersJson(struct lws* wsi) {
+  std::string j = "{";
+  bool first = true;
+  std::vector<char> buf;
+  auto add = [&](const char* name, size_t nlen, const char* value, size_t vlen) {
+    if (!first) j += ",";
+    first = false;
+    std::string n(name, nlen);
+    for (auto& ch : n) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+    AppendJsonString(j, n);
+    j += ":";
+    AppendJsonString(j, value, vlen);
+  };
+  for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+    const unsigned char* name = lws_token_to_string(static_cast<enum lws_token_indexes>(t));
+    if (!name) continue;
+    size_t nlen = strlen(reinterpret_cast<const char*>(name));
+    // Only "name:" tokens are headers; others are request-line pieces.
+    if (nlen < 2 || name[nlen - 1] != ':') continue;
+    int len = lws_hdr_total_length(wsi, static_cast<enum lws_token_indexes>(t));
+    if (len <= 0) continue;
+    buf.resize(static_cast<size_t>(len) + 1);
+    int got = lws_hdr_copy(wsi, buf.data(), len + 1, static_cast<enum lws_token_indexes>(t));
+    if (got < 0) continue;
+    add(reinterpret_cast<const char*>(name), nlen - 1, buf.data(), static_cast<size_t>(got));
+  }
+#if defined(LWS_WITH_CUSTOM_HEADERS)
+  using Add = decltype(add);
+  struct Ctx {
+    struct lws* wsi;
+    Add* fn;
+  } ctx{wsi, &add};
+  lws_hdr_custom_name_foreach(
+      wsi,
+      [](const char* name, int nlen, void* opaque) {
+        auto* x = static_cast<Ctx*>(opaque);
+        int len = lws_hdr_custom_length(x->wsi, name, nlen);
+        if (len < 0) return;
+        std::vector<char> v(static_cast<size_t>(len) + 1);
+        int got = lws_hdr_custom_copy(x->wsi, v.data(), len + 1, name, nlen);
+        if (got < 0) return;
+        size_t n = static_cast<size_t>(nlen);
+        if (n && name[n - 1] == ':') n--;
+        (*x->fn)(name, n, v.data(), static_cast<size_t>(got));
+      },
+      &ctx);
+#endif
+  j += "}";
+  return j;
+}
+
+std::string CopyToken(struct lws* wsi, enum lws_token_indexes t) {
+  int len = lws_hdr_total_length(wsi, t);
+  if (len <= 0) return "";
+  std::string s(static_cast<size_t>(len) + 1, '\0');
+  int got = lws_hdr_copy(wsi, &s[0], len + 1, t);
+  s.resize(got > 0 ? static_cast<size_t>(got) : 0);
+  return s;
+}
+
+// Turns lws's connection-error text into a code users can branch on.
+void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws* wsi) {
+  std::string msg = in ? std::string(in, len) : std::string("connection failed");
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  unsigned int status = wsi ? lws_http_client_http_response(wsi) : 0;
+  const char* tlsCode = nullptr;
+  const char* x = strstr(msg.c_str(), "X509_V_ERR = ");
+  if (x) {
+    switch (atoi(x + 13)) {
+      case 10: tlsCode = "CERT_HAS_EXPIRED"; break;
+      case 9: tlsCode = "CERT_NOT_YET_VALID"; break;
+      case 18: tlsCode = "DEPTH_ZERO_SELF_SIGNED_CERT"; break;
+      case 19: tlsCode = "SELF_SIGNED_CERT_IN_CHAIN"; break;
+      case 20: tlsCode = "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"; break;
+      case 21: tlsCode = "UNABLE_TO_VERIFY_LEAF_SIGNATURE"; break;
+      case 62: tlsCode = "ERR_TLS_CERT_ALTNAME_INVALID"; break;
+      case 24: tlsCode = "INVALID_CA"; break;
+      default: tlsCode = "ERR_TLS_CERT_INVALID"; break;
+    }
+    Fail(c, tlsCode, msg);
+    return;
+  }
+  if (status >= 100 && status != 101) {
+    Fail(c, "ERR_UNEXPECTED_RESPONSE", "Unexpected server response: " + std::to_string(status),
+         static_cast<int>(status), wsi ? HeadersJson(wsi) : "");
+    return;
+  }
+  const char* code = "ECONNRESET";
+  if (msg.find("refused") != std::string::npos || msg.find("connect failed") != std::string::npos ||
+      msg.find("conn fail") != std::string::npos) {
+    code = "ECONNREFUSED";
+  } else if (msg.find("proxy") != std::string::npos) {
+    code = "ERR_PROXY";
+  } else if (msg.find("tls") != std::string::npos || msg.find("ssl") != std::string::npos ||
+             msg.find("SSL") != std::string::npos) {
+    code = "ERR_TLS";
+  } else if (msg.find("HS:") != std::string::npos || msg.find("hs:") != std::string::npos ||
+             msg.find("ACCEPT") != std::string::npos || msg.find("accept") != std::string::npos) {
+    code = "ERR_HANDSHAKE";
+  } else if (msg.find("timeout") != std::string::npos || msg.find("timed out") != std::string::npos) {
+    code = "ETIMEDOUT";
+  }
+  Fail(c, code, msg);
+}
+
+void StartLwsConnect(Connection& c) {
+  const ConnectOptions& o = *c.opts;
+  struct lws_vhost* vh = c.service.VhostFor(c);
+  if (!vh) {
+    Fail(c, "ERR_TLS_CONFIG", "could not set up TLS for this connection (bad ca, cert or key?)");
+    Finish(c, 1006, "");
+    return;
+  }
+  struct lws_client_connect_info i;
+  memset(&i, 0, sizeof i);
+  i.context = c.service.context();
+  i.vhost = vh;
+  // Through a proxy, lws sends CONNECT <address>:<port> to the proxy.
+  i.address = o.proxy.enabled() ? o.host.c_str() : c.address.c_str();
+  i.port = o.port;
+  i.path = o.path.c_str();
+  i.host = c.hostHeader.c_str();
+  i.origin = o.origin.empty() ? nullptr : o.origin.c_str();
+  i.protocol = o.protocols.empty() ? nullptr : o.protocols.c_str();
+  i.local_protocol_name = kProtocolName;
+  i.opaque_user_data = &c;
+  i.pwsi = &c.wsi;
+  int flags = 0;
+  if (o.secure) {
+    flags |= LCCSCF_USE_SSL;
+    if (!o.tls.rejectUnauthorized)
+      flags |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_ALLOW_INSECURE | LCCSCF_ALLOW_EXPIRED |
+               LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+  }
+  if (!o.followRedirects) flags |= LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
+  i.ssl_connection = flags;
+  c.phase = Connection::Phase::kConnecting;
+  if (!lws_client_connect_via_info(&i)) {
+    // No CONNECTION_ERROR callback follows a NULL return.
+    if (c.phase == Connection::Phase::kDone) return;
+    c.wsi = nullptr;
+    Fail(c, "ECONNREFUSED", "could not start the connection to " + c.address);
+    Finish(c, 1006, "");
+  }
+}
+
+void RequestWritable(Connection& c) {
+  if (c.wsi && (c.phase == Connection::Phase::kOpen || c.phase == Connection::Phase::kClosing))
+    lws_callback_on_writable(c.wsi);
+}
+
+// Fails the connection from our side (RFC 6455 7.1.7): Close with `code`.
+int FailOpenConnection(Connection& c, struct lws* wsi, int code, const char* errCode,
+                       const std::string& message) {
+  Fail(c, errCode, message);
+  c.closeCode = code;
+  c.closeReason.clear();
+  c.closeSent = true;
+  lws_close_reason(wsi, static_cast<enum lws_close_status>(code), nullptr, 0);
+  return -1;
+}
+
+int OnReceive(Connection& c, struct lws* wsi, const uint8_t* in, size_t len) {
+  if (c.phase != Connection::Phase::kOpen && c.phase != Connection::Phase::kClosing) return 0;
+  bool first = lws_is_first_fragment(wsi);
+  bool final = lws_is_final_fragment(wsi);
+  if (first) {
+    c.rxBinary = lws_frame_is_binary(wsi);
+    c.rx.clear();
+    c.rxSize = 0;
+    c.utf8 = Utf8State();
+  }
+  c.rxSize += len;
+  if (c.rxSize > c.opts->maxPayload)
+    return FailOpenConnection(c, wsi, 1009, "ERR_MESSAGE_TOO_BIG",
+                              "message exceeds maxPayload (" + std::to_string(c.opts->maxPayload) +
+                                  " bytes)");
+  if (!c.rxBinary && (!Utf8Feed(c.utf8, in, len) || (final && !c.utf8.complete())))
+    return FailOpenConnection(c, wsi, 1007, "ERR_INVALID_UTF8", "text message is not valid UTF-8");
+  EventType type = c.rxBinary ? EventType::kBinary : EventType::kText;
+  if (first && final) {
+    c.service.events().Add(type, c.id, 0, in, len);
+  } else {
+    c.rx.insert(c.rx.end(), in, in + len);
+    if (!final) return 0;
+    if (c.rx.size() >= EventBatch::kOwnChunkThreshold) {
+      c.service.events().AddOwned(type, c.id, 0, std::move(c.rx));
+      c.rx = std::vector<uint8_t>();
+    } else {
+      c.service.events().Add(type, c.id, 0, c.rx.data(), c.rx.size());
+      c.rx.clear();
+    }
+  }
+  // Account the whole message: JS acknowledges messages, not chunks.
+  c.rxUnacked += c.rxSize;
+  if (!c.rxPaused && c.rxUnacked > c.opts->rxHighWater) {
+    c.rxPaused = true;
+    lws_rx_flow_control(wsi, 0);
+  }
+  return 0;
+}
+
+int OnWritable(Connection& c, struct lws* wsi) {
+  if (c.phase != Connection::Phase::kOpen && c.phase != Connection::Phase::kClosing) return 0;
+  if (c.pingPending) {
+    c.pingPending = false;
+    std::vector<uint8_t> buf(LWS_PRE + c.pingPayload.size());
+    memcpy(buf.data() + LWS_PRE, c.pingPayload.data(), c.pingPayload.size());
+    if (lws_write(wsi, buf.data() + LWS_PRE, c.pingPayload.size(), LWS_WRITE_PING) < 0) return -1;
+    if (!c.out.empty() || c.closeRequested) lws_callback_on_writable(wsi);
+    return 0;
+  }
+  if (!c.out.empty()) {
+    OutMessage& m = *c.out.front();
+    size_t remaining = m.size() - m.sent;
+    size_t n = remaining < c.opts->fragmentSize ? remaining : c.opts->fragmentSize;
+    bool start = m.sent == 0;
+    bool end = m.sent + n == m.size();
+    int flags = lws_write_ws_flags(m.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, start, end);
+    // The payload sits after LWS_PRE bytes of headroom (or of payload already
+    // sent), which lws uses for the frame header; it masks the payload in place.
+    int w = lws_write(wsi, m.payload() + m.sent, n, static_cast<enum lws_write_protocol>(flags));
+    if (w < 0) return -1;
+    m.sent += n;
+    c.service.events().AddSent(c.id, static_cast<double>(n));
+    if (end) c.out.pop_front();
+    if (!c.out.empty() || c.closeRequested) lws_callback_on_writable(wsi);
+    return 0;
+  }
+  if (c.closeRequested && !c.closeSent) {
+    c.closeSent = true;
+    c.phase = Connection::Phase::kClosing;
+    lws_close_reason(wsi, static_cast<enum lws_close_status>(c.closeCode),
+                     reinterpret_cast<unsigned char*>(&c.closeReason[0]), c.closeReason.size());
+    StartTimer(c, c.closeTimer, c.opts->closeTimeoutMs, OnCloseTimeout);
+    return -1;
+  }
+  return 0;
+}
+
+int Callback(struct lws* wsi, enum lws_callback_reasons reason, void* /*user*/, void* in,
+             size_t len) {
+  switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+      // Also delivered to each vhost's protocols: the drain is idempotent.
+      struct lws_context* ctx = lws_get_context(wsi);
+      auto* svc = static_cast<ServiceThread*>(lws_context_user(ctx));
+      if (svc) svc->DrainCommands();
+      return 0;
+    }
+    default:
+      break;
+  }
+  Connection* c = ConnOf(wsi);
+  if (!c) return 0;
+  switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+      auto** p = static_cast<unsigned char**>(in);
+      unsigned char* end = *p + len;
+      for (auto& h : c->opts->headers) {
+        std::string name = h.first + ":";
+        if (lws_add_http_header_by_name(wsi, reinterpret_cast<const unsigned char*>(name.c_str()),
+                                        reinterpret_cast<const unsigned char*>(h.second.data()),
+                                        static_cast<int>(h.second.size()), p, end)) {
+          Fail(*c, "ERR_HEADERS_TOO_LARGE", "the request headers do not fit the handshake buffer");
+          return -1;
+        }
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH: {
+      std::string j = "{\"protocol\":";
+      AppendJsonString(j, CopyToken(wsi, WSI_TOKEN_PROTOCOL));
+      j += ",\"extensions\":";
+      AppendJsonString(j, CopyToken(wsi, WSI_TOKEN_EXTENSIONS));
+      j += ",\"headers\":" + HeadersJson(wsi) + "}";
+      c->openInfo = std::move(j);
+      return 0;
+    }
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+      lws_sul_cancel(&c->handshakeTimer.sul);
+      c->phase = Connection::Phase::kOpen;
+      Emit(*c, EventType::kOpen, 0, c->openInfo.empty() ? "{}" : c->openInfo);
+      c->openInfo.clear();
+      if (!c->out.empty() || c->closeRequested || c->pingPending) lws_callback_on_writable(wsi);
+      return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+      return OnReceive(*c, wsi, static_cast<const uint8_t*>(in), len);
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+      c->service.events().Add(EventType::kPong, c->id, 0, in, len);
+      return 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+      return OnWritable(*c, wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
+      c->peerClosed = true;
+      const uint8_t* p = static_cast<const uint8_t*>(in);
+      if (len >= 2) {
+        c->peerCode = (p[0] << 8) | p[1];
+        c->peerReason.assign(reinterpret_cast<const char*>(p) + 2, len - 2);
+      } else {
+        c->peerCode = 1005;
+        c->peerReason.clear();
+      }
+      return 0;  // lws echoes the close frame
+    }
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+      lws_sul_cancel(&c->handshakeTimer.sul);
+      if (!c->aborted) ClassifyConnectError(*c, static_cast<const char*>(in), in ? strlen(static_cast<const char*>(in)) : 0, wsi);
+      Finish(*c, 1006, "");
+      return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED: {
+      lws_sul_cancel(&c->handshakeTimer.sul);
+      lws_sul_cancel(&c->closeTimer.sul);
+      if (c->peerClosed) {
+        Finish(*c, c->peerCode, c->peerReason);
+      } else if (c->closeSent && !c->aborted) {
+        std::string reason = c->closeReason;
+        Finish(*c, c->closeCode, reason);
+      } else {
+        Finish(*c, 1006, "");
+      }
+      return 0;
+    }
+    case LWS_CALLBACK_WSI_DESTROY:
+      // Last callback for this wsi. A connection still attached never got
+      // CLOSED or CONNECTION_ERROR: report it as dropped.
+      c->wsi = nullptr;
+      lws_set_opaque_user_data(wsi, nullptr);
+      Finish(*c, 1006, "");
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+const struct lws_protocols kProtocols[] = {
+    {kProtocolName, Callback, 0, 4096, 0, nullptr, 0},
+    LWS_PROTOCOL_LIST_TERM,
+};
+
+const struct lws_extension kExtensions[] = {
+    {"permessage-deflate", lws_extension_callback_pm_deflate,
+     "permessage-deflate; client_max_window_bits"},
+    {nullptr, nullptr, nullptr},
+};
+
+}  // namespace
+
+const struct lws_protocols* ClientProtocols() { return kProtocols; }
+const struct lws_extension* ClientExtensions() { return kExtensions; }
+
+std::string ErrorJson(const char* code, const std::string& message, int status,
+                      const std::string& headersJson) {
+  std::string j = "{\"code\":";
+  AppendJsonString(j, code, strlen(code));
+  j += ",\"message\":";
+  AppendJsonString(j, message);
+  if (status) j += ",\"status\":" + std::to_string(status);
+  if (!headersJson.empty()) j += ",\"headers\":" + headersJson;
+  j += "}";
+  return j;
+}
+
+Connection::Connection(ServiceThread& s, uint32_t i, std::unique_ptr<ConnectOptions> o)
+    : service(s), id(i), opts(std::move(o)) {}
+
+Connection::~Connection() {
+  if (!contextGone) {
+    lws_sul_cancel(&closeTimer.sul);
+    lws_sul_cancel(&handshakeTimer.sul);
+  }
+}
+
+void ConnectionStart(Connection& c) {
+  const ConnectOptions& o = *c.opts;
+  std::string name = o.servername.empty() ? o.host : o.servername;
+  bool defaultPort = (o.secure && o.port == 443) || (!o.secure && o.port == 80);
+  if (o.ipv6Literal && o.servername.empty()) {
+    // lws cuts the Host value at the first ':' for SNI: an IPv6 literal goes
+    // without port (the certificate check then needs `servername`).
+    c.hostHeader = "[" + o.host + "]";
+  } else {
+    c.hostHeader = defaultPort ? name : name + ":" + std::to_string(o.port);
+  }
+  StartTimer(c, c.handshakeTimer, o.handshakeTimeoutMs, OnHandshakeTimeout);
+  // The address to resolve: the proxy's when proxied (it resolves the target).
+  const std::string& target = o.proxy.enabled() ? o.proxy.host : o.host;
+  if (IsNumericHost(target)) {
+    ConnectionResolved(c, target, "");
+    return;
+  }
+  c.phase = Connection::Phase::kResolving;
+  std::shared_ptr<Mailbox> mailbox = c.service.mailbox();
+  uint32_t id = c.id;
+  ResolveAsync(target, false, [mailbox, id](std::string address, std::string error) {
+    Command cmd;
+    cmd.type = CommandType::kResolved;
+    cmd.id = id;
+    if (error.empty()) {
+      cmd.text = std::move(address);
+    } else {
+      cmd.code = 1;
+      cmd.text = std::move(error);
+    }
+    mailbox->Post(std::move(cmd));
+  });
+}
+
+void ConnectionResolved(Connection& c, const std::string& address, const std::string& error) {
+  if (c.phase != Connection::Phase::kResolving) return;
+  if (!error.empty()) {
+    const std::string& target = c.opts->proxy.enabled() ? c.opts->proxy.host : c.opts->host;
+    Fail(c, error.c_str(), "could not resolve " + target + " (" + error + ")");
+    Finish(c, 1006, "");
+    return;
+  }
+  if (c.opts->proxy.enabled()) {
+    c.proxyAddress = address;
+  } else {
+    c.address = address;
+  }
+  StartLwsConnect(c);
+}
+
+void ConnectionSend(Connection& c, std::unique_ptr<OutMessage> m) {
+  if (c.closeRequested || c.phase == Connection::Phase::kDone) return;
+  c.out.push_back(std::move(m));
+  if (c.out.size() == 1) RequestWritable(c);
+}
+
+void ConnectionClose(Connection& c, int code, const std::string& reason) {
+  if (c.closeRequested) return;
+  if (c.phase == Connection::Phase::kResolving || c.phase == Connection::Phase::kConnecting) {
+    ConnectionTerminate(c);
+    return;
+  }
+  c.closeRequested = true;
+  c.closeCode = code;
+  c.closeReason = reason;
+  RequestWritable(c);
+}
+
+void ConnectionTerminate(Connection& c) {
+  c.aborted = true;
+  if (c.wsi) {
+    lws_set_timeout(c.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  } else {
+    Finish(c, 1006, "");
+  }
+}
+
+void ConnectionPing(Connection& c, const std::string& payload) {
+  c.pingPayload = payload;
+  c.pingPending = true;
+  RequestWritable(c);
+}
+
+void ConnectionAck(Connection& c, uint64_t bytes) {
+  c.rxUnacked = bytes > c.rxUnacked ? 0 : c.rxUnacked - bytes;
+  if (c.rxPaused && c.rxUnacked <= c.opts->rxHighWater / 2 && c.wsi) {
+    c.rxPaused = false;
+    lws_rx_flow_control(c.wsi, 1);
+  }
+}
+
+void ConnectionDetach(Connection& c) {
+  lws_sul_cancel(&c.closeTimer.sul);
+  lws_sul_cancel(&c.handshakeTimer.sul);
+  c.contextGone = true;
+  if (c.wsi) lws_set_opaque_user_data(c.wsi, nullptr);
+  c.wsi = nullptr;
+}
+
+}  // namespace nlws

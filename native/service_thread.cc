@@ -1,0 +1,233 @@
+#include "service_thread.h"
+
+#include <cstring>
+
+#include "lws_glue.h"
+
+namespace nlws {
+
+// lws context creation and destruction touch process-wide state (OpenSSL
+// init, the log emitter); several environments (worker threads) take turns.
+static std::mutex g_context_mutex;
+
+void Mailbox::Post(Command&& c) {
+  queue_.Push(std::move(c));
+  Wake();
+}
+
+void Mailbox::PostMany(std::vector<Command>&& cs) {
+  if (cs.empty()) return;
+  queue_.PushMany(std::move(cs));
+  Wake();
+}
+
+void Mailbox::Wake() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (context_) lws_cancel_service(context_);
+}
+
+void Mailbox::Open(struct lws_context* ctx) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  context_ = ctx;
+}
+
+void Mailbox::Close() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  context_ = nullptr;
+}
+
+ServiceThread::ServiceThread(EventBatch& events) : events_(events) {}
+
+ServiceThread::~ServiceThread() { Stop(); }
+
+void ServiceThread::EnsureStarted() {
+  if (started_) return;
+  started_ = true;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ServiceThread::Post(Command&& c) {
+  EnsureStarted();
+  mailbox_->Post(std::move(c));
+}
+
+void ServiceThread::PostMany(std::vector<Command>&& cs) {
+  EnsureStarted();
+  mailbox_->PostMany(std::move(cs));
+}
+
+void ServiceThread::Stop() {
+  if (!started_) return;
+  Command c;
+  c.type = CommandType::kShutdown;
+  mailbox_->Post(std::move(c));
+  if (thread_.joinable()) thread_.join();
+  started_ = false;
+}
+
+Connection* ServiceThread::Find(uint32_t id) {
+  auto it = connections_.find(id);
+  return it == connections_.end() ? nullptr : it->second.get();
+}
+
+void ServiceThread::Forget(uint32_t id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  finished_.push_back(std::move(it->second));
+  connections_.erase(it);
+}
+
+std::string TlsSettings::Key() const {
+  std::string k = rejectUnauthorized ? "v" : "n";
+  for (auto& c : caDer) k += std::to_string(c.size()) + ":" + c;
+  k += "|" + certPem + "|" + keyPem + "|" + passphrase;
+  return k;
+}
+
+struct lws_vhost* ServiceThread::VhostFor(const Connection& conn) {
+  const ConnectOptions& o = *conn.opts;
+  std::string proxy;
+  if (o.proxy.enabled()) {
+    // lws parses "[user:pass@]address:port"; IPv6 goes in brackets.
+    std::string a = conn.proxyAddress.find(':') != std::string::npos ? "[" + conn.proxyAddress + "]"
+                                                                    : conn.proxyAddress;
+    proxy = (o.proxy.auth.empty() ? "" : o.proxy.auth + "@") + a + ":" + std::to_string(o.proxy.port);
+  }
+  std::string key = (o.perMessageDeflate ? "d|" : "p|") + proxy + "|" + o.tls.Key();
+  auto it = vhosts_.find(key);
+  if (it != vhosts_.end()) return it->second;
+
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  std::string name = "nlws-" + std::to_string(vhosts_.size());
+  info.vhost_name = name.c_str();
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = ClientProtocols();
+  info.extensions = o.perMessageDeflate ? ClientExtensions() : nullptr;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
+  // lws reads $http_proxy when no proxy is given; Node does not, and neither
+  // do we: "<none>:0" parses as "no proxy" (port 0) and stops that lookup.
+  info.http_proxy_address = proxy.empty() ? "none:0" : proxy.c_str();
+  if (!o.tls.caDer.empty()) {
+    // The first certificate replaces OpenSSL's default store (the build
+    // machine's paths); the rest are added to it below.
+    info.client_ssl_ca_mem = o.tls.caDer[0].data();
+    info.client_ssl_ca_mem_len = static_cast<unsigned int>(o.tls.caDer[0].size());
+  }
+  if (!o.tls.certPem.empty()) {
+    info.client_ssl_cert_mem = o.tls.certPem.data();
+    info.client_ssl_cert_mem_len = static_cast<unsigned int>(o.tls.certPem.size());
+  }
+  if (!o.tls.keyPem.empty()) {
+    info.client_ssl_key_mem = o.tls.keyPem.data();
+    info.client_ssl_key_mem_len = static_cast<unsigned int>(o.tls.keyPem.size());
+  }
+  if (!o.tls.passphrase.empty()) info.client_ssl_private_key_password = o.tls.passphrase.c_str();
+  struct lws_vhost* vh = lws_create_vhost(context_, &info);
+  if (!vh) return nullptr;
+  for (size_t i = 1; i < o.tls.caDer.size(); i++) {
+    lws_tls_client_vhost_extra_cert_mem(vh, reinterpret_cast<const uint8_t*>(o.tls.caDer[i].data()),
+                                        o.tls.caDer[i].size());
+  }
+  vhosts_[key] = vh;
+  return vh;
+}
+
+void ServiceThread::DrainCommands() {
+  mailbox_->TakeAll(drained_);
+  for (auto& c : drained_) Handle(c);
+  drained_.clear();
+}
+
+void ServiceThread::Handle(Command& cmd) {
+  if (cmd.type == CommandType::kShutdown) {
+    stopping_ = true;
+    return;
+  }
+  if (cmd.type == CommandType::kConnect) {
+    auto conn = std::make_unique<Connection>(*this, cmd.id, std::move(cmd.options));
+    Connection& c = *conn;
+    connections_[cmd.id] = std::move(conn);
+    ConnectionStart(c);
+    return;
+  }
+  Connection* c = Find(cmd.id);
+  if (!c) return;  // already closed: late sends, acks and lookups are dropped
+  switch (cmd.type) {
+    case CommandType::kSend: ConnectionSend(*c, std::move(cmd.message)); break;
+    case CommandType::kClose: ConnectionClose(*c, cmd.code, cmd.text); break;
+    case CommandType::kTerminate: ConnectionTerminate(*c); break;
+    case CommandType::kPing: ConnectionPing(*c, cmd.text); break;
+    case CommandType::kAck: ConnectionAck(*c, cmd.bytes); break;
+    case CommandType::kResolved:
+      ConnectionResolved(*c, cmd.code ? "" : cmd.text, cmd.code ? cmd.text : "");
+      break;
+    default: break;
+  }
+}
+
+void ServiceThread::Run() {
+  SetThreadEventBatch(&events_);
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  info.protocols = ClientProtocols();
+  info.user = this;
+  // Sizes tables from this instead of RLIMIT_NOFILE (which may be huge).
+  info.fd_limit_per_thread = 16384;
+  // The whole handshake request, extra headers included, must fit here.
+  info.pt_serv_buf_size = 32 * 1024;
+  // Our own timers bound the handshake; lws's apply to its inner steps.
+  info.timeout_secs = 120;
+  {
+    std::lock_guard<std::mutex> lock(g_context_mutex);
+    context_ = lws_create_context(&info);
+  }
+  if (!context_) {
+    // Without a context nothing can connect: fail every connection posted.
+    std::vector<Command> cmds;
+    for (;;) {
+      mailbox_->TakeAll(cmds);
+      bool stop = false;
+      for (auto& c : cmds) {
+        if (c.type == CommandType::kConnect) {
+          events_.Add(EventType::kError, c.id, 0,
+                      ErrorJson("ERR_LWS_CONTEXT", "could not create the libwebsockets context"));
+          events_.Add(EventType::kClose, c.id, 1006, std::string("{\"code\":1006,\"reason\":\"\"}"));
+        }
+        if (c.type == CommandType::kShutdown) stop = true;
+      }
+      events_.Flush();
+      if (stop) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    SetThreadEventBatch(nullptr);
+    return;
+  }
+  mailbox_->Open(context_);
+  DrainCommands();  // commands posted before the context existed
+  while (!stopping_) {
+    events_.Flush();
+    finished_.clear();
+    if (lws_service(context_, 0) < 0) break;
+    // The cancel wake also reaches DrainCommands through the protocol
+    // callback, but only once a vhost exists: drain here as well.
+    DrainCommands();
+  }
+  mailbox_->Close();
+  for (auto& kv : connections_) ConnectionDetach(*kv.second);
+  for (auto& c : finished_) c->contextGone = true;
+  {
+    std::lock_guard<std::mutex> lock(g_context_mutex);
+    lws_context_destroy(context_);
+  }
+  context_ = nullptr;
+  connections_.clear();
+  finished_.clear();
+  vhosts_.clear();
+  events_.Flush();
+  SetThreadEventBatch(nullptr);
+}
+
+}  // namespace nlws

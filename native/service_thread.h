@@ -1,0 +1,81 @@
+// The service thread: the only thread that calls lws (but for
+// lws_cancel_service). It owns the lws context of one Node environment, the
+// connections and their vhosts.
+#pragma once
+#include <libwebsockets.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "command_queue.h"
+#include "event_batch.h"
+
+namespace nlws {
+
+struct Connection;
+
+// Where commands are posted, from the JS thread and from resolver threads.
+// Shared, so a resolver thread finishing after the service is gone posts
+// into a mailbox nobody reads instead of freed memory.
+class Mailbox {
+ public:
+  void Post(Command&& c);
+  void PostMany(std::vector<Command>&& cs);
+  void TakeAll(std::vector<Command>& out) { queue_.TakeAll(out); }
+  // The service thread opens the mailbox once its context exists and closes
+  // it before destroying the context: lws_cancel_service() is never called
+  // on a context being destroyed.
+  void Open(struct lws_context* ctx);
+  void Close();
+
+ private:
+  void Wake();
+  CommandQueue queue_;
+  std::mutex mutex_;
+  struct lws_context* context_ = nullptr;
+};
+
+class ServiceThread {
+ public:
+  explicit ServiceThread(EventBatch& events);
+  ~ServiceThread();
+
+  // JS thread.
+  void Post(Command&& c);
+  void PostMany(std::vector<Command>&& cs);
+  void Stop();  // graceful: joins the thread
+
+  // Service thread (called from the lws callback).
+  void DrainCommands();
+  EventBatch& events() { return events_; }
+  std::shared_ptr<Mailbox> mailbox() { return mailbox_; }
+  struct lws_context* context() { return context_; }
+  struct lws_vhost* VhostFor(const Connection& c);
+  // The connection reported its close. It is freed after the current service
+  // iteration, since callers up the stack may still hold it.
+  void Forget(uint32_t id);
+  Connection* Find(uint32_t id);
+
+ private:
+  void EnsureStarted();
+  void Run();
+  void Handle(Command& c);
+
+  EventBatch& events_;
+  std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
+  std::thread thread_;
+  bool started_ = false;
+
+  // Service thread only.
+  struct lws_context* context_ = nullptr;
+  bool stopping_ = false;
+  std::map<uint32_t, std::unique_ptr<Connection>> connections_;
+  std::vector<std::unique_ptr<Connection>> finished_;
+  std::map<std::string, struct lws_vhost*> vhosts_;
+  std::vector<Command> drained_;
+};
+
+}  // namespace nlws
