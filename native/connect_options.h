@@ -9,7 +9,10 @@
 namespace nlws {
 
 struct TlsSettings {
-  // DER certificates forming the trust store (Node's roots by default).
+  // The trust store: DER certificates (Node's roots by default), named by
+  // `caKey`. The façade sends the certificates only the first time a key is
+  // used in this environment; the service thread keeps them by key.
+  std::string caKey;
   std::vector<std::string> caDer;
   std::string certPem;
   std::string keyPem;

@@ -196,6 +196,7 @@ Napi::Value Environment::Connect(const Napi::CallbackInfo& info) {
   opts->closeTimeoutMs = static_cast<uint32_t>(GetNumber(o, "closeTimeoutMs", 5000));
   opts->handshakeTimeoutMs = static_cast<uint32_t>(GetNumber(o, "handshakeTimeoutMs", 30000));
   opts->tls.rejectUnauthorized = GetBool(o, "rejectUnauthorized", true);
+  opts->tls.caKey = GetString(o, "caKey");
   Napi::Value ca = o.Get("caDer");
   if (ca.IsArray()) {
     Napi::Array a = ca.As<Napi::Array>();

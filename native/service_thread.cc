@@ -79,8 +79,7 @@ void ServiceThread::Forget(uint32_t id) {
 
 std::string TlsSettings::Key() const {
   std::string k = rejectUnauthorized ? "v" : "n";
-  for (auto& c : caDer) k += std::to_string(c.size()) + ":" + c;
-  k += "|" + certPem + "|" + keyPem + "|" + passphrase;
+  k += "|" + caKey + "|" + certPem + "|" + keyPem + "|" + passphrase;
   return k;
 }
 
@@ -108,11 +107,12 @@ struct lws_vhost* ServiceThread::VhostFor(const Connection& conn) {
   // lws reads $http_proxy when no proxy is given; Node does not, and neither
   // do we: "<none>:0" parses as "no proxy" (port 0) and stops that lookup.
   info.http_proxy_address = proxy.empty() ? "none:0" : proxy.c_str();
-  if (!o.tls.caDer.empty()) {
+  const std::vector<std::string>& ca = trustStores_[o.tls.caKey];
+  if (!ca.empty()) {
     // The first certificate replaces OpenSSL's default store (the build
     // machine's paths); the rest are added to it below.
-    info.client_ssl_ca_mem = o.tls.caDer[0].data();
-    info.client_ssl_ca_mem_len = static_cast<unsigned int>(o.tls.caDer[0].size());
+    info.client_ssl_ca_mem = ca[0].data();
+    info.client_ssl_ca_mem_len = static_cast<unsigned int>(ca[0].size());
   }
   if (!o.tls.certPem.empty()) {
     info.client_ssl_cert_mem = o.tls.certPem.data();
@@ -125,9 +125,9 @@ struct lws_vhost* ServiceThread::VhostFor(const Connection& conn) {
   if (!o.tls.passphrase.empty()) info.client_ssl_private_key_password = o.tls.passphrase.c_str();
   struct lws_vhost* vh = lws_create_vhost(context_, &info);
   if (!vh) return nullptr;
-  for (size_t i = 1; i < o.tls.caDer.size(); i++) {
-    lws_tls_client_vhost_extra_cert_mem(vh, reinterpret_cast<const uint8_t*>(o.tls.caDer[i].data()),
-                                        o.tls.caDer[i].size());
+  for (size_t i = 1; i < ca.size(); i++) {
+    lws_tls_client_vhost_extra_cert_mem(vh, reinterpret_cast<const uint8_t*>(ca[i].data()),
+                                        ca[i].size());
   }
   vhosts_[key] = vh;
   return vh;
@@ -145,6 +145,8 @@ void ServiceThread::Handle(Command& cmd) {
     return;
   }
   if (cmd.type == CommandType::kConnect) {
+    ConnectOptions& o = *cmd.options;
+    if (!o.tls.caDer.empty()) trustStores_[o.tls.caKey] = std::move(o.tls.caDer);
     auto conn = std::make_unique<Connection>(*this, cmd.id, std::move(cmd.options));
     Connection& c = *conn;
     connections_[cmd.id] = std::move(conn);
@@ -226,6 +228,7 @@ void ServiceThread::Run() {
   connections_.clear();
   finished_.clear();
   vhosts_.clear();
+  trustStores_.clear();
   events_.Flush();
   SetThreadEventBatch(nullptr);
 }

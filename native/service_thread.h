@@ -5,6 +5,7 @@
 #include <libwebsockets.h>
 
 #include <map>
+#include <string>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -75,6 +76,7 @@ class ServiceThread {
   std::map<uint32_t, std::unique_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<Connection>> finished_;
   std::map<std::string, struct lws_vhost*> vhosts_;
+  std::map<std::string, std::vector<std::string>> trustStores_;  // caKey -> DER certs
   std::vector<Command> drained_;
 };
 

@@ -1,0 +1,145 @@
+// The addon binding of this environment, and the dispatcher that turns its
+// event batches (one call, many events) into per-connection callbacks.
+import path from 'node:path';
+import { debuglog } from 'node:util';
+import type { LogLevel, NativeConnectOptions } from './options';
+
+interface NativeBinding {
+  init(onBatch: (chunks: Buffer[], index: Float64Array) => void): void;
+  connect(options: NativeConnectOptions): number;
+  sendBatch(list: Array<number | string | Uint8Array | boolean>): void;
+  close(id: number, code: number, reason: Buffer): void;
+  terminate(id: number): void;
+  ping(id: number, data: Buffer): void;
+  setRef(ref: boolean): void;
+  setLogLevel(mask: number): void;
+  constants(): Record<string, number | string>;
+}
+
+export const enum EventType {
+  Open = 1,
+  Text = 2,
+  Binary = 3,
+  Close = 4,
+  Error = 5,
+  Pong = 6,
+  Sent = 7,
+  Log = 8,
+}
+
+/** What a connection receives from the dispatcher. */
+export interface EventSink {
+  onNativeEvent(type: EventType, value: number, chunk: Buffer, offset: number, length: number): void;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const load = require('node-gyp-build') as (dir: string) => NativeBinding;
+const binding = load(path.join(__dirname, '..', '..'));
+const constants = binding.constants();
+const STRIDE = constants.indexStride as number;
+const EMPTY = Buffer.alloc(0);
+
+const sinks = new Map<number, EventSink>();
+const loggers = new Map<(level: LogLevel, line: string) => void, number>();
+const debug = debuglog('libwebsockets');
+let referenced = 0;
+let sendQueue: Array<number | string | Uint8Array | boolean> = [];
+
+function levelName(mask: number): LogLevel {
+  if (mask & (constants.LLL_ERR as number)) return 'error';
+  if (mask & (constants.LLL_WARN as number)) return 'warn';
+  if (mask & (constants.LLL_NOTICE as number)) return 'notice';
+  if (mask & (constants.LLL_INFO as number)) return 'info';
+  return 'debug';
+}
+
+function onBatch(chunks: Buffer[], index: Float64Array): void {
+  let failure: { error: unknown } | undefined;
+  for (let i = 0; i < index.length; i += STRIDE) {
+    const type = index[i] as EventType;
+    const id = index[i + 1] as number;
+    const chunkIndex = index[i + 3] as number;
+    const chunk = chunkIndex >= 0 ? (chunks[chunkIndex] as Buffer) : EMPTY;
+    try {
+      if (type === EventType.Log) {
+        const line = chunk.toString('utf8', index[i + 4], (index[i + 4] as number) + (index[i + 5] as number));
+        const level = levelName(index[i + 2] as number);
+        if (debug.enabled) debug('%s %s', level, line);
+        for (const l of loggers.keys()) l(level, line);
+        continue;
+      }
+      const sink = sinks.get(id);
+      if (sink === undefined) continue;
+      if (type === EventType.Close) sinks.delete(id);
+      sink.onNativeEvent(type, index[i + 2] as number, chunk, index[i + 4] as number, index[i + 5] as number);
+    } catch (error) {
+      // A throwing listener must not cost the rest of the batch its delivery;
+      // it is reported as uncaught once the batch is done, as ws would.
+      failure ??= { error };
+    }
+  }
+  if (failure) {
+    const { error } = failure;
+    process.nextTick(() => {
+      throw error;
+    });
+  }
+}
+
+binding.init(onBatch);
+
+function flushSends(): void {
+  const list = sendQueue;
+  sendQueue = [];
+  binding.sendBatch(list);
+}
+
+function updateLogLevel(): void {
+  let mask = 0;
+  if (loggers.size > 0) mask |= (constants.LLL_ERR as number) | (constants.LLL_WARN as number) | (constants.LLL_NOTICE as number);
+  if (debug.enabled) mask |= (constants.LLL_ERR as number) | (constants.LLL_WARN as number) | (constants.LLL_NOTICE as number) | (constants.LLL_INFO as number);
+  binding.setLogLevel(mask);
+}
+updateLogLevel();
+
+export const native = {
+  lwsVersion: constants.lwsVersion as string,
+
+  connect(options: NativeConnectOptions, sink: EventSink): number {
+    const id = binding.connect(options);
+    sinks.set(id, sink);
+    return id;
+  },
+  /** Queued for the end of the current tick: one hand-over for all sends. */
+  send(id: number, data: string | Uint8Array, binary: boolean): void {
+    if (sendQueue.length === 0) queueMicrotask(flushSends);
+    sendQueue.push(id, data, binary);
+  },
+  close(id: number, code: number, reason: Buffer): void {
+    if (sendQueue.length) flushSends(); // the Close frame goes after queued sends
+    binding.close(id, code, reason);
+  },
+  terminate(id: number): void {
+    binding.terminate(id);
+  },
+  ping(id: number, data: Buffer): void {
+    if (sendQueue.length) flushSends();
+    binding.ping(id, data);
+  },
+  /** Counts connections that keep the process alive. */
+  hold(on: boolean): void {
+    referenced += on ? 1 : -1;
+    binding.setRef(referenced > 0);
+  },
+  addLogger(fn: (level: LogLevel, line: string) => void): void {
+    loggers.set(fn, (loggers.get(fn) ?? 0) + 1);
+    updateLogLevel();
+  },
+  removeLogger(fn: (level: LogLevel, line: string) => void): void {
+    const n = loggers.get(fn);
+    if (n === undefined) return;
+    if (n > 1) loggers.set(fn, n - 1);
+    else loggers.delete(fn);
+    updateLogLevel();
+  },
+};

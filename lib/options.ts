@@ -1,0 +1,309 @@
+// Options: the public type, and validation that turns options and URL into
+// the plain record the native layer takes. Everything is checked here, so
+// nothing invalid reaches lws (whose asserts would abort the process).
+import { rangeError, typeError } from './errors';
+import { nodeTrustStore, trustStoreOf, type TrustStore } from './trust';
+
+export type LogLevel = 'error' | 'warn' | 'notice' | 'info' | 'debug';
+
+export interface ConnectOptions {
+  /** Extra request headers for the opening handshake. */
+  headers?: Record<string, string>;
+  /** Subprotocols to offer (`Sec-WebSocket-Protocol`). */
+  protocols?: string | readonly string[];
+  /** `Origin` header value. */
+  origin?: string;
+  /** Follow 3xx answers to the upgrade request. Default false. */
+  followRedirects?: boolean;
+  /** Offer permessage-deflate. Default true. */
+  perMessageDeflate?: boolean;
+  /** Largest message accepted, in bytes; larger ones close with 1009. Default 100 MiB. */
+  maxPayload?: number;
+  /** Deliver text messages as Buffer instead of string. Default false. */
+  textAsBuffer?: boolean;
+  /** Time allowed for the opening handshake, ms. Default 30000. */
+  handshakeTimeout?: number;
+  /** Time allowed for the closing handshake before TCP is dropped, ms. Default 5000. */
+  closeTimeout?: number;
+  /** send() returns false once bufferedAmount exceeds this, bytes. Default 1 MiB. */
+  highWaterMark?: number;
+  /** 'drain' fires when bufferedAmount falls to this, bytes. Default highWaterMark / 4. */
+  lowWaterMark?: number;
+  /** Received bytes JS has not yet taken before reading pauses, bytes. Default 16 MiB. */
+  receiveHighWaterMark?: number;
+  /** Outgoing messages larger than this are sent as several frames, bytes. Default 64 KiB. */
+  fragmentSize?: number;
+  /** Trusted CA certificates (PEM or DER), replacing Node's root store. */
+  ca?: string | Buffer | ReadonlyArray<string | Buffer>;
+  /** Client certificate chain (PEM). */
+  cert?: string | Buffer;
+  /** Client private key (PEM). */
+  key?: string | Buffer;
+  /** Passphrase of `key`. */
+  passphrase?: string;
+  /** Name for SNI and certificate verification (also sent as Host). */
+  servername?: string;
+  /** Verify the server certificate. Default true. */
+  rejectUnauthorized?: boolean;
+  /** HTTP proxy, `http://[user:pass@]host:port`; CONNECT is used for ws and wss. */
+  proxy?: string | URL;
+  /** Take the proxy from `https_proxy`/`http_proxy` (and honour `no_proxy`). Default false. */
+  proxyFromEnv?: boolean;
+  /** Receives libwebsockets' log lines. */
+  logger?: (level: LogLevel, line: string) => void;
+}
+
+/** The record passed to the native connect(). */
+export interface NativeConnectOptions {
+  host: string;
+  port: number;
+  ipv6Literal: boolean;
+  path: string;
+  secure: boolean;
+  servername: string;
+  origin: string;
+  protocols: string;
+  headers: string[];
+  followRedirects: boolean;
+  perMessageDeflate: boolean;
+  maxPayload: number;
+  fragmentSize: number;
+  rxHighWater: number;
+  closeTimeoutMs: number;
+  handshakeTimeoutMs: number;
+  rejectUnauthorized: boolean;
+  caKey: string;
+  caDer?: Buffer[];
+  cert?: Buffer | string | undefined;
+  key?: Buffer | string | undefined;
+  passphrase: string;
+  proxyHost: string;
+  proxyPort: number;
+  proxyAuth: string;
+}
+
+export interface ResolvedOptions {
+  url: URL;
+  native: NativeConnectOptions;
+  trust?: TrustStore;
+  textAsBuffer: boolean;
+  highWaterMark: number;
+  lowWaterMark: number;
+  logger?: (level: LogLevel, line: string) => void;
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Headers lws writes itself, or that options control.
+const RESERVED_HEADERS = new Set([
+  'host', 'connection', 'upgrade', 'origin', 'sec-websocket-key', 'sec-websocket-version',
+  'sec-websocket-extensions', 'sec-websocket-protocol', 'content-length', 'transfer-encoding',
+]);
+const KNOWN = new Set<string>([
+  'headers', 'protocols', 'origin', 'followRedirects', 'perMessageDeflate', 'maxPayload',
+  'textAsBuffer', 'handshakeTimeout', 'closeTimeout', 'highWaterMark', 'lowWaterMark',
+  'receiveHighWaterMark', 'fragmentSize', 'ca', 'cert', 'key', 'passphrase', 'servername',
+  'rejectUnauthorized', 'proxy', 'proxyFromEnv', 'logger',
+]);
+const MAX_SAFE_BYTES = 2 ** 53 - 1;
+
+function bool(v: unknown, name: string, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw typeError('ERR_INVALID_OPTION', `${name} must be a boolean`);
+  return v;
+}
+
+function int(v: unknown, name: string, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    throw typeError('ERR_INVALID_OPTION', `${name} must be an integer`);
+  }
+  if (v < min || v > max) throw rangeError('ERR_OUT_OF_RANGE', `${name} must be in [${min}, ${max}], got ${v}`);
+  return v;
+}
+
+function str(v: unknown, name: string): string {
+  if (v === undefined) return '';
+  if (typeof v !== 'string') throw typeError('ERR_INVALID_OPTION', `${name} must be a string`);
+  if (/[\r\n\0]/.test(v)) throw typeError('ERR_INVALID_OPTION', `${name} must not contain CR, LF or NUL`);
+  return v;
+}
+
+function bytes(v: unknown, name: string): Buffer | string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'string' || Buffer.isBuffer(v)) return v;
+  throw typeError('ERR_INVALID_OPTION', `${name} must be a string or a Buffer`);
+}
+
+export function parseUrl(input: unknown): URL {
+  let url: URL;
+  if (input instanceof URL) {
+    url = new URL(input.href);
+  } else if (typeof input === 'string') {
+    try {
+      url = new URL(input);
+    } catch (cause) {
+      const e = typeError('ERR_INVALID_URL', `invalid URL: ${input}`);
+      (e as Error & { cause?: unknown }).cause = cause;
+      throw e;
+    }
+  } else {
+    throw typeError('ERR_INVALID_URL', 'url must be a string or a URL');
+  }
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+    throw typeError('ERR_INVALID_URL', `URL scheme must be ws: or wss:, got ${url.protocol} (${url.href})`);
+  }
+  if (url.hash) throw typeError('ERR_INVALID_URL', `URL must not have a fragment: ${url.href}`);
+  if (!url.hostname) throw typeError('ERR_INVALID_URL', `URL has no host: ${url.href}`);
+  return url;
+}
+
+function parseHeaders(h: unknown, out: string[]): void {
+  if (h === undefined) return;
+  if (typeof h !== 'object' || h === null || Array.isArray(h)) {
+    throw typeError('ERR_INVALID_OPTION', 'headers must be an object of name: value');
+  }
+  for (const [name, value] of Object.entries(h as Record<string, unknown>)) {
+    if (!TOKEN.test(name)) throw typeError('ERR_INVALID_HEADER', `invalid header name: ${JSON.stringify(name)}`);
+    if (RESERVED_HEADERS.has(name.toLowerCase())) {
+      throw typeError('ERR_INVALID_HEADER', `header ${name} is set by the client itself (use the matching option)`);
+    }
+    if (typeof value !== 'string' && typeof value !== 'number') {
+      throw typeError('ERR_INVALID_HEADER', `header ${name} must have a string value`);
+    }
+    const v = String(value);
+    if (/[\r\n\0]/.test(v)) throw typeError('ERR_INVALID_HEADER', `header ${name} contains CR, LF or NUL`);
+    out.push(name, v);
+  }
+}
+
+function parseProtocols(p: unknown): string {
+  if (p === undefined) return '';
+  const list = typeof p === 'string' ? [p] : Array.isArray(p) ? (p as unknown[]) : null;
+  if (!list) throw typeError('ERR_INVALID_OPTION', 'protocols must be a string or an array of strings');
+  const seen = new Set<string>();
+  for (const x of list) {
+    if (typeof x !== 'string' || !TOKEN.test(x)) {
+      throw typeError('ERR_INVALID_OPTION', `invalid subprotocol: ${JSON.stringify(x)}`);
+    }
+    if (seen.has(x)) throw typeError('ERR_INVALID_OPTION', `subprotocol listed twice: ${x}`);
+    seen.add(x);
+  }
+  return list.join(', ');
+}
+
+function proxyFromEnv(url: URL): string | undefined {
+  const env = process.env;
+  const noProxy = env.no_proxy ?? env.NO_PROXY ?? '';
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  for (const entry of noProxy.split(/[\s,]+/).filter(Boolean)) {
+    if (entry === '*') return undefined;
+    const e = entry.replace(/^\*?\./, '');
+    if (host === e || host.endsWith(`.${e}`)) return undefined;
+  }
+  return url.protocol === 'wss:'
+    ? env.https_proxy ?? env.HTTPS_PROXY ?? env.http_proxy ?? env.HTTP_PROXY
+    : env.http_proxy ?? env.HTTP_PROXY;
+}
+
+function parseProxy(p: unknown): { host: string; port: number; auth: string } {
+  let u: URL;
+  try {
+    u = new URL(String(p));
+  } catch (cause) {
+    const e = typeError('ERR_INVALID_PROXY', `invalid proxy URL: ${String(p)}`);
+    (e as Error & { cause?: unknown }).cause = cause;
+    throw e;
+  }
+  if (u.protocol !== 'http:') throw typeError('ERR_INVALID_PROXY', `proxy must be an http:// URL, got ${u.protocol}`);
+  const auth = u.username ? `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}` : '';
+  if (auth.length > 90) throw rangeError('ERR_INVALID_PROXY', 'proxy credentials are too long (90 bytes at most)');
+  return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 80, auth };
+}
+
+export function resolveOptions(input: unknown, options: unknown = {}): ResolvedOptions {
+  const url = parseUrl(input);
+  if (typeof options !== 'object' || options === null) {
+    throw typeError('ERR_INVALID_OPTION', 'options must be an object');
+  }
+  const o = options as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!KNOWN.has(k)) throw typeError('ERR_INVALID_OPTION', `unknown option: ${k}`);
+  }
+  const secure = url.protocol === 'wss:';
+  const ipv6Literal = url.hostname.startsWith('[');
+  const headers: string[] = [];
+  if (url.username) {
+    const cred = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    headers.push('Authorization', `Basic ${Buffer.from(cred).toString('base64')}`);
+  }
+  parseHeaders(o.headers, headers);
+
+  const highWaterMark = int(o.highWaterMark, 'highWaterMark', 1024 * 1024, 1, MAX_SAFE_BYTES);
+  const lowWaterMark = int(o.lowWaterMark, 'lowWaterMark', Math.floor(highWaterMark / 4), 0, highWaterMark);
+  const logger = o.logger;
+  if (logger !== undefined && typeof logger !== 'function') {
+    throw typeError('ERR_INVALID_OPTION', 'logger must be a function');
+  }
+
+  let trust: TrustStore | undefined;
+  if (secure) {
+    trust = o.ca === undefined ? nodeTrustStore() : trustStoreOf(o.ca as string | Buffer);
+  } else if (o.ca !== undefined) {
+    trustStoreOf(o.ca as string | Buffer); // still validated
+  }
+  const cert = bytes(o.cert, 'cert');
+  const key = bytes(o.key, 'key');
+  if ((cert === undefined) !== (key === undefined)) {
+    throw typeError('ERR_INVALID_OPTION', 'cert and key must be given together');
+  }
+
+  let proxyUrl: unknown = o.proxy;
+  const fromEnv = bool(o.proxyFromEnv, 'proxyFromEnv', false);
+  if (proxyUrl === undefined && fromEnv) proxyUrl = proxyFromEnv(url);
+  if (proxyUrl !== undefined && typeof proxyUrl !== 'string' && !(proxyUrl instanceof URL)) {
+    throw typeError('ERR_INVALID_PROXY', 'proxy must be a string or a URL');
+  }
+  const proxy = proxyUrl === undefined || proxyUrl === '' ? { host: '', port: 0, auth: '' } : parseProxy(proxyUrl);
+
+  const servername = str(o.servername, 'servername');
+  if (servername && !/^[A-Za-z0-9.-]+$/.test(servername)) {
+    throw typeError('ERR_INVALID_OPTION', `servername must be a DNS name, got ${servername}`);
+  }
+
+  const native: NativeConnectOptions = {
+    host: ipv6Literal ? url.hostname.slice(1, -1) : url.hostname,
+    port: url.port ? Number(url.port) : secure ? 443 : 80,
+    ipv6Literal,
+    path: `${url.pathname || '/'}${url.search}`,
+    secure,
+    servername,
+    origin: str(o.origin, 'origin'),
+    protocols: parseProtocols(o.protocols),
+    headers,
+    followRedirects: bool(o.followRedirects, 'followRedirects', false),
+    perMessageDeflate: bool(o.perMessageDeflate, 'perMessageDeflate', true),
+    maxPayload: int(o.maxPayload, 'maxPayload', 100 * 1024 * 1024, 0, MAX_SAFE_BYTES),
+    fragmentSize: int(o.fragmentSize, 'fragmentSize', 64 * 1024, 1, 2 ** 31 - 1),
+    rxHighWater: int(o.receiveHighWaterMark, 'receiveHighWaterMark', 16 * 1024 * 1024, 1, MAX_SAFE_BYTES),
+    closeTimeoutMs: int(o.closeTimeout, 'closeTimeout', 5000, 1, 2 ** 31 - 1),
+    handshakeTimeoutMs: int(o.handshakeTimeout, 'handshakeTimeout', 30000, 1, 2 ** 31 - 1),
+    rejectUnauthorized: bool(o.rejectUnauthorized, 'rejectUnauthorized', true),
+    caKey: trust ? trust.key : '',
+    cert,
+    key,
+    passphrase: str(o.passphrase, 'passphrase'),
+    proxyHost: proxy.host,
+    proxyPort: proxy.port,
+    proxyAuth: proxy.auth,
+  };
+  const result: ResolvedOptions = {
+    url,
+    native,
+    textAsBuffer: bool(o.textAsBuffer, 'textAsBuffer', false),
+    highWaterMark,
+    lowWaterMark,
+  };
+  if (trust) result.trust = trust;
+  if (logger) result.logger = logger as (level: LogLevel, line: string) => void;
+  return result;
+}
