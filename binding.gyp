@@ -2,22 +2,26 @@
 # list (native/sources.gypi). lws must be built first (deps/build-lws.sh).
 {
   'includes': ['native/sources.gypi'],
+  'variables': {
+    'lws_prefix': '<!(node scripts/lws-prefix.js)',
+    'multiarch': '<!(gcc -print-multiarch)',
+  },
   'targets': [
     {
       'target_name': 'node_libwebsockets',
       'sources': ['<@(addon_sources)'],
       'include_dirs': [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        'deps/lws/<!(sh -c ". deps/lws.env && echo $LWS_VERSION")/install/include',
+        '<(lws_prefix)/include',
       ],
       'defines': ['NAPI_VERSION=8', 'NAPI_DISABLE_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
       'cflags_cc': ['-std=c++17', '-fvisibility=hidden', '-Wall', '-Wextra', '-Wno-unused-parameter'],
       'cflags_cc!': ['-fno-exceptions', '-std=gnu++17'],
       'libraries': [
-        '<(module_root_dir)/deps/lws/<!(sh -c ". deps/lws.env && echo $LWS_VERSION")/install/lib/libwebsockets.a',
-        '/usr/lib/<!(gcc -print-multiarch)/libssl.a',
-        '/usr/lib/<!(gcc -print-multiarch)/libcrypto.a',
-        '/usr/lib/<!(gcc -print-multiarch)/libz.a',
+        '<(lws_prefix)/lib/libwebsockets.a',
+        '/usr/lib/<(multiarch)/libssl.a',
+        '/usr/lib/<(multiarch)/libcrypto.a',
+        '/usr/lib/<(multiarch)/libz.a',
         '-lpthread', '-ldl',
       ],
       'ldflags': ['-Wl,--exclude-libs,ALL', '-Wl,--version-script=<(module_root_dir)/native/exports.map', '-static-libstdc++', '-static-libgcc'],

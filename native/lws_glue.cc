@@ -1,6 +1,7 @@
 #include "lws_glue.h"
 
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 
 #include "event_batch.h"
@@ -46,10 +47,17 @@ void StartTimer(Connection& c, ConnectionTimer& t, uint32_t ms, sul_cb_t cb) {
   lws_sul_schedule(c.service.context(), 0, &t.sul, cb, static_cast<lws_usec_t>(ms) * LWS_US_PER_MS);
 }
 
+// Drops the connection without a closing handshake. lws may replace the
+// timeout with one of its own as the connection progresses (connect done,
+// handshake sent), so every later callback of this wsi also fails it.
+void Kill(Connection& c) {
+  c.killed = true;
+  if (c.wsi) lws_set_timeout(c.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 // The close handshake did not complete in time: drop TCP.
 void OnCloseTimeout(lws_sorted_usec_list_t* sul) {
-  Connection* c = reinterpret_cast<ConnectionTimer*>(sul)->owner;
-  if (c->wsi) lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  Kill(*reinterpret_cast<ConnectionTimer*>(sul)->owner);
 }
 
 void OnHandshakeTimeout(lws_sorted_usec_list_t* sul) {
@@ -58,7 +66,7 @@ void OnHandshakeTimeout(lws_sorted_usec_list_t* sul) {
   Fail(*c, "ETIMEDOUT", "opening handshake timed out after " +
                             std::to_string(c->opts->handshakeTimeoutMs) + " ms");
   if (c->wsi) {
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    Kill(*c);
   } else {
     Finish(*c, 1006, "");
   }
@@ -305,8 +313,7 @@ int OnWritable(Connection& c, struct lws* wsi) {
   return 0;
 }
 
-int Callback(struct lws* wsi, enum lws_callback_reasons reason, void* /*user*/, void* in,
-             size_t len) {
+int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* in, size_t len) {
   switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
       // Also delivered to each vhost's protocols: the drain is idempotent.
@@ -320,6 +327,19 @@ int Callback(struct lws* wsi, enum lws_callback_reasons reason, void* /*user*/, 
   }
   Connection* c = ConnOf(wsi);
   if (!c) return 0;
+  if (c->killed) {
+    switch (reason) {
+      case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+      case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
+      case LWS_CALLBACK_CLIENT_ESTABLISHED:
+      case LWS_CALLBACK_CLIENT_RECEIVE:
+      case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+      case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return -1;
+      default:
+        break;
+    }
+  }
   switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
       auto** p = static_cast<unsigned char**>(in);
@@ -398,6 +418,16 @@ int Callback(struct lws* wsi, enum lws_callback_reasons reason, void* /*user*/, 
     default:
       return 0;
   }
+}
+
+int Callback(struct lws* wsi, enum lws_callback_reasons reason, void* /*user*/, void* in,
+             size_t len) {
+  int rc = HandleCallback(wsi, reason, in, len);
+  // Callbacks also run from lws's timers, just before the service thread
+  // sleeps in poll(): publish now, or the events would wait for the next
+  // socket event. (A no-op when the callback produced no event.)
+  if (EventBatch* events = ThreadEventBatch()) events->Flush();
+  return rc;
 }
 
 const struct lws_protocols kProtocols[] = {
@@ -510,7 +540,7 @@ void ConnectionClose(Connection& c, int code, const std::string& reason) {
 void ConnectionTerminate(Connection& c) {
   c.aborted = true;
   if (c.wsi) {
-    lws_set_timeout(c.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    Kill(c);
   } else {
     Finish(c, 1006, "");
   }

@@ -57,7 +57,8 @@ struct Connection {
   int closeCode = 1000;
   std::string closeReason;
   bool closeSent = false;
-  bool aborted = false;          // terminate() or close() before open
+  bool aborted = false;          // terminate() or close() before open: no error
+  bool killed = false;           // being dropped: every further callback fails
   bool peerClosed = false;
   int peerCode = 1005;
   std::string peerReason;

@@ -173,7 +173,8 @@ void ServiceThread::Run() {
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
   info.port = CONTEXT_PORT_NO_LISTEN;
-  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                 LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
   info.protocols = ClientProtocols();
   info.user = this;
   // Sizes tables from this instead of RLIMIT_NOFILE (which may be huge).

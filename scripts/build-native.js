@@ -4,21 +4,13 @@
 // prebuilt binary fits.
 'use strict';
 const { execFileSync } = require('node:child_process');
-const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const useGyp = process.argv.includes('--gyp');
 const debug = process.argv.includes('--debug');
 const sanitize = process.argv.includes('--sanitize');
-const env = { ...process.env };
-
-// Build against this Node's own headers when they are installed next to it,
-// so no header download is needed (npm sets nodedir for node-gyp here too).
-if (!env.npm_config_nodedir) {
-  const prefix = path.resolve(path.dirname(process.execPath), '..');
-  if (fs.existsSync(path.join(prefix, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = prefix;
-}
+const env = require('./native-env')();
 
 function run(cmd, args) {
   execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env });

@@ -47,19 +47,29 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, label = 'promise
   });
 }
 
+export interface OnceOptions {
+  /**
+   * Reject if the emitter emits 'error' before `event` (default true).
+   * Set false to wait for e.g. 'close' on a socket that errors first.
+   */
+  rejectOnError?: boolean;
+}
+
 /**
  * Wait for one emission of `event` and resolve with its arguments.
  * Rejects with the error if the emitter emits 'error' first (unless `event`
- * is 'error' itself), or with a TimeoutError after `timeoutMs`.
+ * is 'error' itself or `rejectOnError` is false), or with a TimeoutError
+ * after `timeoutMs`. All listeners are removed when it settles.
  */
 export function once<T extends unknown[] = unknown[]>(
   emitter: EventEmitter,
   event: string | symbol,
   timeoutMs: number,
+  options: OnceOptions = {},
 ): Promise<T> {
   checkTimeout(timeoutMs);
   return new Promise<T>((resolve, reject) => {
-    const watchError = event !== 'error';
+    const watchError = event !== 'error' && (options.rejectOnError ?? true);
     const cleanup = (): void => {
       clearTimeout(timer);
       emitter.removeListener(event, onEvent);
