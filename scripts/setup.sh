@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Fresh machine setup (Debian/Ubuntu, as root or with sudo): the packages the
+# native build needs, then `npm ci` (which builds lws and the addon).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+need=()
+for p in libssl-dev zlib1g-dev openssl iproute2 ca-certificates cmake g++ make python3; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [ ! -d node_modules ] || [ "${CI:-}" = "true" ]; then
+  npm ci --no-audit --no-fund
+fi

@@ -1,0 +1,78 @@
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { connect } from './lib';
+import { once, withTimeout } from './helpers/wait';
+
+const T = 20_000;
+
+function nextMessage<M>(w: Worker, key: string): Promise<M> {
+  return withTimeout(
+    new Promise<M>((resolve) => {
+      const on = (m: Record<string, unknown>): void => {
+        if (key in m) {
+          w.off('message', on);
+          resolve(m as M);
+        }
+      };
+      w.on('message', on);
+    }),
+    T,
+    `worker message ${key}`,
+  );
+}
+
+function busy(ms: number): void {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    // Keep the JS thread from handling any event.
+  }
+}
+
+describe('receive back-pressure', () => {
+  it('stops reading from the socket while JS is busy instead of buffering without bound', async () => {
+    const shared = new SharedArrayBuffer(8);
+    const flags = new Int32Array(shared);
+    const worker = new Worker(path.join(__dirname, 'fixtures', 'flood-server.cjs'), {
+      workerData: { shared, wsPath: require.resolve('ws') },
+    });
+    try {
+      const { port } = await nextMessage<{ port: number }>(worker, 'port');
+      const connected = nextMessage(worker, 'connected');
+      const size = 64 * 1024;
+      const count = 1024; // 64 MiB in flight
+      const c = connect(`ws://127.0.0.1:${port}/`, { receiveHighWaterMark: 256 * 1024, perMessageDeflate: false });
+      await withTimeout(c.opened, T, 'open');
+      await connected;
+      let received = 0;
+      let bytes = 0;
+      const all = new Promise<void>((resolve) =>
+        c.on('message', (data) => {
+          bytes += (data as Buffer).length;
+          if (++received === count) resolve();
+        }),
+      );
+      const flooding = nextMessage(worker, 'flooding');
+      worker.postMessage({ cmd: 'flood', size, count });
+      await flooding;
+
+      // Block this thread: no batch can be delivered, so nothing is acknowledged.
+      busy(1500);
+      worker.postMessage({ cmd: 'sample' });
+      // Still blocked (Atomics.wait): the sample is taken before any batch is handled.
+      expect(Atomics.wait(flags, 0, 0, 10_000)).not.toBe('timed-out');
+      const unsentKiB = Atomics.load(flags, 1);
+      // Had the client kept reading, the 64 MiB would have left the server
+      // (loopback moves that in well under the 1.5 s). Paused at 256 KiB, most
+      // of it is still queued at the server: kernel buffers hold a few MiB.
+      expect(unsentKiB * 1024).toBeGreaterThan(32 * 1024 * 1024);
+
+      await withTimeout(all, T, 'all messages after resuming');
+      expect(bytes).toBe(size * count);
+      await withTimeout(c.close(), T, 'close');
+    } finally {
+      worker.postMessage({ cmd: 'stop' });
+      await once(worker, 'exit', T).catch(() => worker.terminate());
+    }
+  });
+});
