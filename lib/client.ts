@@ -87,10 +87,8 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
     this.#closed = new Promise<void>((resolve) => {
       this.#resolveClosed = resolve;
     });
-    const nativeOptions = { ...options.native };
-    if (options.trust) nativeOptions.caDer = options.trust.der;
     if (options.logger) native.addLogger(options.logger);
-    this.#id = native.connect(nativeOptions, this);
+    this.#id = native.connect({ ...options.native }, options.trust, this);
     this.#hold(true);
   }
 

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { debuglog } from 'node:util';
 import type { LogLevel, NativeConnectOptions } from './options';
+import type { TrustStore } from './trust';
 
 interface NativeBinding {
   init(onBatch: (chunks: Buffer[], index: Float64Array) => void): void;
@@ -43,6 +44,7 @@ const sinks = new Map<number, EventSink>();
 const loggers = new Map<(level: LogLevel, line: string) => void, number>();
 const debug = debuglog('libwebsockets');
 let referenced = 0;
+const trustSent = new Set<string>();
 let sendQueue: Array<number | string | Uint8Array | boolean> = [];
 
 function levelName(mask: number): LogLevel {
@@ -105,7 +107,15 @@ updateLogLevel();
 export const native = {
   lwsVersion: constants.lwsVersion as string,
 
-  connect(options: NativeConnectOptions, sink: EventSink): number {
+  /**
+   * Starts a connection. The trust store's certificates cross to the native
+   * side only the first time its key is used; later connections name it.
+   */
+  connect(options: NativeConnectOptions, trust: TrustStore | undefined, sink: EventSink): number {
+    if (trust && !trustSent.has(trust.key)) {
+      trustSent.add(trust.key);
+      options.caDer = trust.der;
+    }
     const id = binding.connect(options);
     sinks.set(id, sink);
     return id;
