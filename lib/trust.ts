@@ -1,7 +1,7 @@
 // Certificates for the native TLS layer, which links its own OpenSSL: its
 // default trust store would be the build machine's, so we hand it Node's
 // (`tls.rootCertificates`), making verification behave as `https` does.
-import { createHash } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { typeError } from './errors';
 
@@ -12,14 +12,28 @@ export interface TrustStore {
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
 
-/** PEM text (one or more certificates) or DER bytes, to DER certificates. */
-export function toDer(input: string | Buffer, option: string): Buffer[] {
+function checked(der: Buffer, option: string): Buffer {
+  try {
+    new X509Certificate(der); // parses, or throws
+  } catch (cause) {
+    const e = typeError('ERR_INVALID_OPTION', `${option}: not a valid X.509 certificate`);
+    (e as Error & { cause?: unknown }).cause = cause;
+    throw e;
+  }
+  return der;
+}
+
+/** PEM text (one or more certificates) or DER bytes, to checked DER certificates. */
+export function toDer(input: string | Buffer, option: string, check = true): Buffer[] {
   const text = typeof input === 'string' ? input : input.subarray(0, 11).toString('latin1') === '-----BEGIN ' ? input.toString('latin1') : null;
-  if (text === null) return [input as Buffer];
   const out: Buffer[] = [];
-  for (const m of text.matchAll(PEM_BLOCK)) out.push(Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64'));
-  if (out.length === 0) throw typeError('ERR_INVALID_OPTION', `${option}: no PEM certificate found`);
-  return out;
+  if (text === null) {
+    out.push(input as Buffer);
+  } else {
+    for (const m of text.matchAll(PEM_BLOCK)) out.push(Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64'));
+    if (out.length === 0) throw typeError('ERR_INVALID_OPTION', `${option}: no PEM certificate found`);
+  }
+  return check ? out.map((d) => checked(d, option)) : out;
 }
 
 function storeOf(der: Buffer[]): TrustStore {
@@ -32,7 +46,8 @@ let nodeRoots: TrustStore | undefined;
 
 /** Node's bundled root certificates, converted once. */
 export function nodeTrustStore(): TrustStore {
-  nodeRoots ??= storeOf(rootCertificates.flatMap((pem) => toDer(pem, 'tls.rootCertificates')));
+  // Node's own roots need no check (and parsing ~150 certificates costs time).
+  nodeRoots ??= storeOf(rootCertificates.flatMap((pem) => toDer(pem, 'tls.rootCertificates', false)));
   return nodeRoots;
 }
 

@@ -1,5 +1,7 @@
 #include "lws_glue.h"
 
+#include <openssl/x509.h>
+
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
@@ -133,26 +135,41 @@ std::string CopyToken(struct lws* wsi, enum lws_token_indexes t) {
   return s;
 }
 
+// OpenSSL verification errors, named as Node names them.
+const char* TlsErrorCode(int x509) {
+  switch (x509) {
+    case X509_V_ERR_CERT_HAS_EXPIRED: return "CERT_HAS_EXPIRED";
+    case X509_V_ERR_CERT_NOT_YET_VALID: return "CERT_NOT_YET_VALID";
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: return "DEPTH_ZERO_SELF_SIGNED_CERT";
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: return "SELF_SIGNED_CERT_IN_CHAIN";
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY: return "UNABLE_TO_GET_ISSUER_CERT_LOCALLY";
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT: return "UNABLE_TO_GET_ISSUER_CERT";
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE: return "UNABLE_TO_VERIFY_LEAF_SIGNATURE";
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH: return "ERR_TLS_CERT_ALTNAME_INVALID";
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE: return "CERT_SIGNATURE_FAILURE";
+    case X509_V_ERR_CERT_REVOKED: return "CERT_REVOKED";
+    case X509_V_ERR_INVALID_CA: return "INVALID_CA";
+    case X509_V_ERR_INVALID_PURPOSE: return "INVALID_PURPOSE";
+    case X509_V_ERR_CERT_UNTRUSTED: return "CERT_UNTRUSTED";
+    case X509_V_ERR_CERT_REJECTED: return "CERT_REJECTED";
+    default: return "ERR_TLS_CERT_INVALID";
+  }
+}
+
 // Turns lws's connection-error text into a code users can branch on.
 void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws* wsi) {
   std::string msg = in ? std::string(in, len) : std::string("connection failed");
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   unsigned int status = wsi ? lws_http_client_http_response(wsi) : 0;
-  const char* tlsCode = nullptr;
+  // The certificate check's own error, recorded during verification: lws's
+  // error text carries it only on some paths.
+  int x509 = c.tlsVerifyError;
   const char* x = strstr(msg.c_str(), "X509_V_ERR = ");
-  if (x) {
-    switch (atoi(x + 13)) {
-      case 10: tlsCode = "CERT_HAS_EXPIRED"; break;
-      case 9: tlsCode = "CERT_NOT_YET_VALID"; break;
-      case 18: tlsCode = "DEPTH_ZERO_SELF_SIGNED_CERT"; break;
-      case 19: tlsCode = "SELF_SIGNED_CERT_IN_CHAIN"; break;
-      case 20: tlsCode = "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"; break;
-      case 21: tlsCode = "UNABLE_TO_VERIFY_LEAF_SIGNATURE"; break;
-      case 62: tlsCode = "ERR_TLS_CERT_ALTNAME_INVALID"; break;
-      case 24: tlsCode = "INVALID_CA"; break;
-      default: tlsCode = "ERR_TLS_CERT_INVALID"; break;
-    }
-    Fail(c, tlsCode, msg);
+  if (x509 == 0 && x) x509 = atoi(x + 13);
+  if (x509 != 0) {
+    Fail(c, TlsErrorCode(x509), std::string("certificate verification failed: ") +
+                                    X509_verify_cert_error_string(x509));
     return;
   }
   if (status >= 100 && status != 101) {
@@ -165,7 +182,10 @@ void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws*
       msg.find("conn fail") != std::string::npos) {
     code = "ECONNREFUSED";
   } else if (msg.find("proxy") != std::string::npos) {
-    code = "ERR_PROXY";
+    // lws reports a refused CONNECT as "http_proxy -> <status>".
+    const char* arrow = strstr(msg.c_str(), "-> ");
+    Fail(c, "ERR_PROXY", "proxy: " + msg, arrow ? atoi(arrow + 3) : 0);
+    return;
   } else if (msg.find("tls") != std::string::npos || msg.find("ssl") != std::string::npos ||
              msg.find("SSL") != std::string::npos) {
     code = "ERR_TLS";
@@ -313,8 +333,17 @@ int OnWritable(Connection& c, struct lws* wsi) {
   return 0;
 }
 
-int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* in, size_t len) {
+int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
+                   size_t len) {
   switch (reason) {
+    case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION: {
+      // user: the X509_STORE_CTX; len: OpenSSL's preverify_ok. Only noted
+      // here: lws decides (rejectUnauthorized maps onto its flags).
+      Connection* c = ConnOf(wsi);
+      if (c && len == 0 && c->tlsVerifyError == 0 && user)
+        c->tlsVerifyError = X509_STORE_CTX_get_error(static_cast<X509_STORE_CTX*>(user));
+      return 0;
+    }
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
       // Also delivered to each vhost's protocols: the drain is idempotent.
       struct lws_context* ctx = lws_get_context(wsi);
@@ -420,9 +449,9 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* in, 
   }
 }
 
-int Callback(struct lws* wsi, enum lws_callback_reasons reason, void* /*user*/, void* in,
+int Callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
              size_t len) {
-  int rc = HandleCallback(wsi, reason, in, len);
+  int rc = HandleCallback(wsi, reason, user, in, len);
   // Callbacks also run from lws's timers, just before the service thread
   // sleeps in poll(): publish now, or the events would wait for the next
   // socket event. (A no-op when the callback produced no event.)

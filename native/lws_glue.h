@@ -63,6 +63,7 @@ struct Connection {
   int peerCode = 1005;
   std::string peerReason;
   std::string errorJson;         // error to report with the close
+  int tlsVerifyError = 0;        // first OpenSSL X509_V_ERR seen, if any
   bool contextGone = false;
 
   ConnectionTimer closeTimer{};

@@ -55,9 +55,14 @@ function answer(socket: Duplex, status: string, extra = ''): void {
 export async function startConnectProxy(options: ConnectProxyOptions = {}): Promise<ConnectProxy> {
   const host = options.host ?? '127.0.0.1';
   const allowTarget = options.allowTarget ?? ((h: string) => LOOPBACK.has(h));
-  const expectedAuth = options.auth
-    ? `Basic ${Buffer.from(`${options.auth.user}:${options.auth.pass}`).toString('base64')}`
+  const expectedToken = options.auth
+    ? Buffer.from(`${options.auth.user}:${options.auth.pass}`).toString('base64')
     : undefined;
+  // The auth scheme is case-insensitive (RFC 9110 11.1); lws sends "basic".
+  const authorized = (value: string | undefined): boolean => {
+    const m = /^basic\s+(\S+)\s*$/i.exec(value ?? '');
+    return m !== null && m[1] === expectedToken;
+  };
   const requests: string[] = [];
   const log: ConnectRecord[] = [];
   const sockets = new Set<Socket | Duplex>();
@@ -79,7 +84,7 @@ export async function startConnectProxy(options: ConnectProxyOptions = {}): Prom
     log.push(record);
     track(client);
 
-    if (expectedAuth !== undefined && req.headers['proxy-authorization'] !== expectedAuth) {
+    if (expectedToken !== undefined && !authorized(req.headers['proxy-authorization'])) {
       record.outcome = 'auth-required';
       answer(client, '407 Proxy Authentication Required', 'Proxy-Authenticate: Basic realm="test"\r\n');
       return;

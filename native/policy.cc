@@ -1,0 +1,113 @@
+#include "policy.h"
+
+#include <cctype>
+#include <cstdlib>
+#include <ctime>
+
+namespace nlws {
+
+const char* CauseName(Cause c) {
+  switch (c) {
+    case Cause::kRefused: return "refused";
+    case Cause::kNetwork: return "network";
+    case Cause::kDns: return "dns";
+    case Cause::kTimeout: return "timeout";
+    case Cause::kTls: return "tls";
+    case Cause::kHttp: return "http";
+    case Cause::kHandshake: return "handshake";
+    case Cause::kHeartbeat: return "heartbeat";
+    case Cause::kStall: return "stall";
+    case Cause::kClose: return "close";
+    case Cause::kProtocol: return "protocol";
+    case Cause::kConfig: return "config";
+    case Cause::kUser: return "user";
+  }
+  return "network";
+}
+
+const char* ActionName(Action a) {
+  switch (a) {
+    case Action::kRetry: return "retry";
+    case Action::kRetryAfter: return "retry-after";
+    case Action::kRefreshRetry: return "refresh-then-retry";
+    case Action::kGiveUp: return "give-up";
+  }
+  return "retry";
+}
+
+int64_t ParseRetryAfter(const std::string& value, int64_t nowMs) {
+  size_t b = value.find_first_not_of(" \t");
+  if (b == std::string::npos) return -1;
+  size_t e = value.find_last_not_of(" \t");
+  std::string v = value.substr(b, e - b + 1);
+  bool digits = !v.empty() && v.size() <= 9;
+  for (char ch : v) digits = digits && isdigit(static_cast<unsigned char>(ch));
+  if (digits) return static_cast<int64_t>(strtoll(v.c_str(), nullptr, 10)) * 1000;
+  struct tm tm = {};
+  // IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 5.6.7).
+  const char* end = strptime(v.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr || *end != '\0') return -1;
+  int64_t at = static_cast<int64_t>(timegm(&tm)) * 1000;
+  int64_t delta = at - nowMs;
+  return delta < 0 ? 0 : delta;
+}
+
+Decision Classify(const Failure& f) {
+  Decision d;
+  switch (f.cause) {
+    case Cause::kUser:
+      d.action = Action::kGiveUp;
+      d.reason = "closed by the application";
+      return d;
+    case Cause::kHttp:
+      if (f.status == 401 || f.status == 403) {
+        if (f.refreshedOnce) {
+          d.action = Action::kGiveUp;
+          d.reason = "HTTP " + std::to_string(f.status) + " again after refreshing credentials";
+        } else {
+          d.action = Action::kRefreshRetry;
+          d.delayMs = 0;
+          d.reason = "HTTP " + std::to_string(f.status) + ": refresh credentials and retry once";
+        }
+        return d;
+      }
+      if (f.status == 429 || f.status == 503) {
+        int64_t after = ParseRetryAfter(f.retryAfter, f.nowMs);
+        d.action = after >= 0 ? Action::kRetryAfter : Action::kRetry;
+        d.delayMs = after;
+        d.reason = "HTTP " + std::to_string(f.status) + (after >= 0 ? ": retry after the server's delay" : ": back off");
+        return d;
+      }
+      if (f.status >= 300 && f.status < 500) {
+        d.action = Action::kGiveUp;
+        d.reason = "HTTP " + std::to_string(f.status) + " will not change by retrying";
+        return d;
+      }
+      d.reason = "HTTP " + std::to_string(f.status) + ": back off";
+      return d;
+    case Cause::kClose:
+    case Cause::kProtocol:
+      switch (f.closeCode) {
+        case 1002: case 1003: case 1007: case 1008: case 1009: case 1010:
+          d.action = Action::kGiveUp;
+          d.reason = "close code " + std::to_string(f.closeCode) + " means the same messages would fail again";
+          return d;
+        case 1000:
+          if (!f.reconnectOnNormalClose) {
+            d.action = Action::kGiveUp;
+            d.reason = "normal closure (reconnectOnNormalClose is off)";
+            return d;
+          }
+          break;
+        default:
+          break;
+      }
+      d.reason = "close code " + std::to_string(f.closeCode) + ": back off";
+      return d;
+    default:
+      d.reason = std::string(CauseName(f.cause)) + ": back off";
+      return d;
+  }
+}
+
+}  // namespace nlws
