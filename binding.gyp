@@ -11,10 +11,9 @@
       'target_name': 'node_libwebsockets',
       'sources': ['<@(addon_sources)'],
       'include_dirs': [
-        "<!(node -p \"require('node-addon-api').include_dir\")",
         '<(lws_prefix)/include',
       ],
-      'defines': ['NAPI_VERSION=8', 'NAPI_DISABLE_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
+      'defines': ['NAPI_VERSION=8'],
       'cflags_cc': ['-std=c++17', '-fvisibility=hidden', '-Wall', '-Wextra', '-Wno-unused-parameter'],
       'cflags_cc!': ['-fno-exceptions', '-std=gnu++17'],
       'libraries': [

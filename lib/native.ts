@@ -14,6 +14,7 @@ interface NativeBinding {
   ping(id: number, data: Buffer): void;
   setRef(ref: boolean): void;
   setLogLevel(mask: number): void;
+  shutdown(): void;
   constants(): Record<string, number | string>;
 }
 
@@ -89,6 +90,9 @@ function onBatch(chunks: Buffer[], index: Float64Array): void {
 }
 
 binding.init(onBatch);
+// process.exit() and fatal exceptions skip environment cleanup hooks: stop
+// the service thread here so nothing runs while the process unwinds.
+process.on('exit', () => binding.shutdown());
 
 function flushSends(): void {
   const list = sendQueue;

@@ -1,7 +1,6 @@
-// Module entry: one Environment per Node environment.
-#include <napi.h>
+// Module entry: one Environment per Node environment (main thread, workers).
+#include <node_api.h>
 
 #include "environment.h"
 
-using nlws::Environment;
-NODE_API_ADDON(Environment)
+NAPI_MODULE_INIT() { return nlws::Environment::Init(env, exports); }

@@ -1,9 +1,13 @@
 #include "environment.h"
 
 #include <libwebsockets.h>
+#include <openssl/crypto.h>
 
 #include <cstring>
+#include <mutex>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "log_sink.h"
 
@@ -11,77 +15,168 @@ namespace nlws {
 
 namespace {
 
-std::string GetString(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+struct Args {
+  napi_value argv[4] = {};
+  size_t argc = 4;
+  Environment* self = nullptr;
+};
+
+// Reads the arguments and the Environment bound to the method.
+template <typename T>
+bool GetArgs(napi_env env, napi_callback_info info, Args& a, T** self) {
+  void* data = nullptr;
+  if (napi_get_cb_info(env, info, &a.argc, a.argv, nullptr, &data) != napi_ok) return false;
+  *self = static_cast<T*>(data);
+  return *self != nullptr;
 }
 
-double GetNumber(const Napi::Object& o, const char* key, double dflt) {
-  Napi::Value v = o.Get(key);
-  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
+napi_valuetype TypeOf(napi_env env, napi_value v) {
+  napi_valuetype t = napi_undefined;
+  if (v == nullptr || napi_typeof(env, v, &t) != napi_ok) return napi_undefined;
+  return t;
 }
 
-bool GetBool(const Napi::Object& o, const char* key, bool dflt) {
-  Napi::Value v = o.Get(key);
-  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : dflt;
+napi_value Prop(napi_env env, napi_value obj, const char* name) {
+  napi_value v = nullptr;
+  if (napi_get_named_property(env, obj, name, &v) != napi_ok) return nullptr;
+  return v;
 }
 
-std::string BytesOf(Napi::Value v) {
-  if (v.IsString()) return v.As<Napi::String>().Utf8Value();
-  if (v.IsTypedArray()) {
-    auto a = v.As<Napi::Uint8Array>();
-    return std::string(reinterpret_cast<const char*>(a.Data()), a.ByteLength());
-  }
-  return std::string();
+bool String(napi_env env, napi_value v, std::string* out) {
+  if (TypeOf(env, v) != napi_string) return false;
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok) return false;
+  out->resize(len + 1);
+  size_t copied = 0;
+  if (napi_get_value_string_utf8(env, v, &(*out)[0], len + 1, &copied) != napi_ok) return false;
+  out->resize(copied);
+  return true;
+}
+
+std::string StringProp(napi_env env, napi_value obj, const char* name) {
+  std::string s;
+  String(env, Prop(env, obj, name), &s);
+  return s;
+}
+
+double Number(napi_env env, napi_value v, double dflt) {
+  double d = dflt;
+  if (TypeOf(env, v) != napi_number || napi_get_value_double(env, v, &d) != napi_ok) return dflt;
+  return d;
+}
+
+bool Bool(napi_env env, napi_value v, bool dflt) {
+  bool b = dflt;
+  if (TypeOf(env, v) != napi_boolean || napi_get_value_bool(env, v, &b) != napi_ok) return dflt;
+  return b;
+}
+
+// Bytes of a Uint8Array (Buffer); the façade turns every view into one.
+bool ByteView(napi_env env, napi_value v, const uint8_t** data, size_t* len) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return false;
+  napi_typedarray_type type;
+  void* p = nullptr;
+  napi_value ab;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &offset) != napi_ok) return false;
+  if (type != napi_uint8_array) return false;
+  *data = static_cast<const uint8_t*>(p);
+  return true;
+}
+
+std::string Bytes(napi_env env, napi_value v) {
+  std::string s;
+  if (String(env, v, &s)) return s;
+  const uint8_t* p = nullptr;
+  size_t n = 0;
+  if (ByteView(env, v, &p, &n)) s.assign(reinterpret_cast<const char*>(p), n);
+  return s;
+}
+
+napi_value Undefined(napi_env env) {
+  napi_value u = nullptr;
+  napi_get_undefined(env, &u);
+  return u;
 }
 
 // Copies a JS string or byte view once, into a buffer with LWS_PRE headroom.
-std::unique_ptr<OutMessage> CopyMessage(Napi::Env env, Napi::Value data, bool binary) {
+std::unique_ptr<OutMessage> CopyMessage(napi_env env, napi_value data, bool binary) {
   auto m = std::make_unique<OutMessage>();
   m->headroom = LWS_PRE;
   m->binary = binary;
-  if (data.IsString()) {
+  if (TypeOf(env, data) == napi_string) {
     size_t len = 0;
-    napi_get_value_string_utf8(env, data, nullptr, 0, &len);
+    if (napi_get_value_string_utf8(env, data, nullptr, 0, &len) != napi_ok) return nullptr;
     m->storage.resize(LWS_PRE + len + 1);
     size_t copied = 0;
-    napi_get_value_string_utf8(env, data, reinterpret_cast<char*>(m->storage.data() + LWS_PRE),
-                               len + 1, &copied);
+    if (napi_get_value_string_utf8(env, data, reinterpret_cast<char*>(m->storage.data() + LWS_PRE),
+                                   len + 1, &copied) != napi_ok)
+      return nullptr;
     m->storage.resize(LWS_PRE + copied);
-  } else {
-    auto a = data.As<Napi::Uint8Array>();
-    m->storage.resize(LWS_PRE + a.ByteLength());
-    if (a.ByteLength()) memcpy(m->storage.data() + LWS_PRE, a.Data(), a.ByteLength());
+    return m;
   }
+  const uint8_t* p = nullptr;
+  size_t n = 0;
+  if (!ByteView(env, data, &p, &n)) return nullptr;
+  m->storage.resize(LWS_PRE + n);
+  if (n) memcpy(m->storage.data() + LWS_PRE, p, n);
   return m;
 }
 
+uint32_t Id(napi_env env, napi_value v) { return static_cast<uint32_t>(Number(env, v, 0)); }
+
 }  // namespace
 
-Environment::Environment(Napi::Env env, Napi::Object exports) : env_(env) {
-  DefineAddon(exports, {
-                           InstanceMethod("init", &Environment::InitEvents),
-                           InstanceMethod("connect", &Environment::Connect),
-                           InstanceMethod("sendBatch", &Environment::SendBatch),
-                           InstanceMethod("close", &Environment::Close),
-                           InstanceMethod("terminate", &Environment::Terminate),
-                           InstanceMethod("ping", &Environment::Ping),
-                           InstanceMethod("setRef", &Environment::SetRef),
-                           InstanceMethod("setLogLevel", &Environment::SetLogLevel),
-                           InstanceMethod("constants", &Environment::Constants),
-                       });
+Environment::Environment(napi_env env) : env_(env) {}
+
+Environment::~Environment() { Teardown(); }
+
+napi_value Environment::Init(napi_env env, napi_value exports) {
+  // Our OpenSSL is private to the addon: keep it from registering an atexit
+  // cleanup, which would free it under a service thread still running when
+  // the process exits (process.exit() does not run environment cleanup).
+  static std::once_flag openssl_once;
+  std::call_once(openssl_once, [] { OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr); });
+
+  auto* self = new Environment(env);
+  if (napi_set_instance_data(env, self, Finalize, nullptr) != napi_ok) {
+    delete self;
+    return nullptr;
+  }
+  if (napi_add_env_cleanup_hook(env, Cleanup, self) == napi_ok) self->cleanup_registered_ = true;
   // lws logs to stderr until told otherwise: silence it from the start.
-  LogSinkSetLevel(this, 0);
-  cleanup_ = env.AddCleanupHook(std::function<void()>([this]() {
-    cleanup_ran_ = true;
-    Teardown();
-  }));
+  LogSinkSetLevel(self, 0);
+
+  struct Method {
+    const char* name;
+    napi_callback fn;
+  } methods[] = {
+      {"init", InitEvents},     {"connect", Connect},       {"sendBatch", SendBatch},
+      {"close", Close},         {"terminate", Terminate},   {"ping", Ping},
+      {"setRef", SetRef},       {"setLogLevel", SetLogLevel}, {"shutdown", Shutdown},
+      {"constants", Constants},
+  };
+  std::vector<napi_property_descriptor> props;
+  for (auto& m : methods)
+    props.push_back({m.name, nullptr, m.fn, nullptr, nullptr, nullptr, napi_default, self});
+  if (napi_define_properties(env, exports, props.size(), props.data()) != napi_ok) return nullptr;
+  return exports;
 }
 
-// Node may free instance data before or after running cleanup hooks.
-Environment::~Environment() {
-  if (!cleanup_ran_) cleanup_.Remove(Napi::Env(env_));
-  Teardown();
+void Environment::Cleanup(void* data) {
+  auto* self = static_cast<Environment*>(data);
+  self->cleanup_registered_ = false;
+  self->Teardown();
+}
+
+void Environment::Finalize(napi_env env, void* data, void* /*hint*/) {
+  auto* self = static_cast<Environment*>(data);
+  if (self->cleanup_registered_) {
+    napi_remove_env_cleanup_hook(env, Cleanup, self);
+    self->cleanup_registered_ = false;
+  }
+  delete self;
 }
 
 void Environment::Teardown() {
@@ -90,69 +185,90 @@ void Environment::Teardown() {
   LogSinkSetLevel(this, 0);
   service_.Stop();
   events_.Stop();
-  if (initialized_) tsfn_.Release();
-}
-
-Napi::Value Environment::InitEvents(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (initialized_) return env.Undefined();
-  if (!info[0].IsFunction()) {
-    Napi::TypeError::New(env, "init(handler) needs a function").ThrowAsJavaScriptException();
-    return env.Undefined();
+  if (tsfn_) {
+    napi_release_threadsafe_function(tsfn_, napi_tsfn_abort);
+    tsfn_ = nullptr;
   }
-  tsfn_ = Tsfn::New(env, info[0].As<Napi::Function>(), "node-libwebsockets events", 0, 1, this);
-  // Held only while a connection is connecting or open (SetRef).
-  tsfn_.Unref(env);
-  events_.Start([this]() { tsfn_.NonBlockingCall(); });
-  initialized_ = true;
-  return env.Undefined();
 }
 
-void Environment::CallJs(Napi::Env env, Napi::Function fn, Environment* self, void* /*data*/) {
-  if (env == nullptr || self == nullptr || self->torn_down_) return;
+napi_value Environment::InitEvents(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_ || self->tsfn_) return Undefined(env);
+  if (TypeOf(env, a.argv[0]) != napi_function) {
+    napi_throw_type_error(env, nullptr, "init(handler) needs a function");
+    return nullptr;
+  }
+  napi_value name;
+  if (napi_create_string_utf8(env, "node-libwebsockets events", NAPI_AUTO_LENGTH, &name) != napi_ok)
+    return nullptr;
+  if (napi_create_threadsafe_function(env, a.argv[0], nullptr, name, 0, 1, nullptr, nullptr, self,
+                                      CallJs, &self->tsfn_) != napi_ok)
+    return nullptr;
+  // Held only while a connection is connecting or open (setRef).
+  napi_unref_threadsafe_function(env, self->tsfn_);
+  napi_threadsafe_function tsfn = self->tsfn_;
+  self->events_.Start([tsfn]() { napi_call_threadsafe_function(tsfn, nullptr, napi_tsfn_nonblocking); });
+  return Undefined(env);
+}
+
+void Environment::CallJs(napi_env env, napi_value fn, void* context, void* /*data*/) {
+  auto* self = static_cast<Environment*>(context);
+  if (env == nullptr || fn == nullptr || self == nullptr || self->torn_down_) return;
   self->Deliver(env, fn);
 }
 
-void Environment::Deliver(Napi::Env env, Napi::Function fn) {
+void Environment::Deliver(napi_env env, napi_value fn) {
   events_.TakeReady(taken_);
   if (!taken_.empty()) {
-    Napi::HandleScope scope(env);
-    size_t nchunks = taken_.chunks.size();
-    Napi::Array chunks = Napi::Array::New(env, nchunks);
-    for (size_t i = 0; i < nchunks; i++) {
-      auto* v = new std::vector<uint8_t>(std::move(taken_.chunks[i]));
-      if (v->empty()) {
-        delete v;
-        chunks.Set(static_cast<uint32_t>(i), Napi::Buffer<uint8_t>::New(env, 0));
-        continue;
-      }
-      chunks.Set(static_cast<uint32_t>(i),
-                 Napi::Buffer<uint8_t>::New(env, v->data(), v->size(),
-                                            [](Napi::Env, uint8_t*, std::vector<uint8_t>* p) { delete p; },
-                                            v));
-    }
-    size_t n = taken_.index.size();
-    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, n * sizeof(double));
-    memcpy(ab.Data(), taken_.index.data(), n * sizeof(double));
-    Napi::Float64Array index = Napi::Float64Array::New(env, n, ab, 0);
-
     // Received bytes per connection: acknowledged once JS has them, so the
     // service thread can resume reading a connection it paused.
     std::unordered_map<uint32_t, uint64_t> acks;
+    size_t n = taken_.index.size();
     for (size_t i = 0; i < n; i += kIndexStride) {
       auto type = static_cast<EventType>(static_cast<int>(taken_.index[i]));
       if (type == EventType::kText || type == EventType::kBinary)
         acks[static_cast<uint32_t>(taken_.index[i + 1])] += static_cast<uint64_t>(taken_.index[i + 5]);
     }
-    taken_.clear();
 
-    fn.Call({chunks, index});
-    if (env.IsExceptionPending()) {
-      // The façade reports listener errors itself; this is a bug in it. Let
-      // Node report it as uncaught rather than losing the rest of delivery.
-      Napi::Error e = env.GetAndClearPendingException();
-      napi_fatal_exception(env, e.Value());
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+    bool ok = true;
+    size_t nchunks = taken_.chunks.size();
+    napi_value chunks = nullptr;
+    ok = napi_create_array_with_length(env, nchunks, &chunks) == napi_ok;
+    for (size_t i = 0; ok && i < nchunks; i++) {
+      napi_value buf = nullptr;
+      if (taken_.chunks[i].empty()) {
+        ok = napi_create_buffer(env, 0, nullptr, &buf) == napi_ok;
+      } else {
+        auto* v = new std::vector<uint8_t>(std::move(taken_.chunks[i]));
+        ok = napi_create_external_buffer(
+                 env, v->size(), v->data(),
+                 [](napi_env, void*, void* hint) { delete static_cast<std::vector<uint8_t>*>(hint); }, v,
+                 &buf) == napi_ok;
+        if (!ok) delete v;
+      }
+      ok = ok && napi_set_element(env, chunks, static_cast<uint32_t>(i), buf) == napi_ok;
     }
+    napi_value ab = nullptr, index = nullptr;
+    void* abData = nullptr;
+    ok = ok && napi_create_arraybuffer(env, n * sizeof(double), &abData, &ab) == napi_ok;
+    if (ok) memcpy(abData, taken_.index.data(), n * sizeof(double));
+    ok = ok && napi_create_typedarray(env, napi_float64_array, n, ab, 0, &index) == napi_ok;
+    taken_.clear();
+    if (ok) {
+      napi_value argv[2] = {chunks, index};
+      napi_status st = napi_call_function(env, Undefined(env), fn, 2, argv, nullptr);
+      if (st == napi_pending_exception) {
+        // The façade reports listener errors itself; anything left is a bug
+        // in it. Let Node report it as uncaught rather than stop delivery.
+        napi_value e;
+        if (napi_get_and_clear_last_exception(env, &e) == napi_ok) napi_fatal_exception(env, e);
+      }
+    }
+    napi_close_handle_scope(env, scope);
+    if (!ok) return;  // the environment is going away
     if (!acks.empty()) {
       std::vector<Command> cmds;
       cmds.reserve(acks.size());
@@ -169,126 +285,177 @@ void Environment::Deliver(Napi::Env env, Napi::Function fn) {
   events_.FinishDelivery();
 }
 
-Napi::Value Environment::Connect(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object o = info[0].As<Napi::Object>();
+napi_value Environment::Connect(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  napi_value result = nullptr;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_ || TypeOf(env, a.argv[0]) != napi_object) {
+    napi_create_int32(env, -1, &result);
+    return result;
+  }
+  napi_value o = a.argv[0];
   auto opts = std::make_unique<ConnectOptions>();
-  opts->host = GetString(o, "host");
-  opts->port = static_cast<uint16_t>(GetNumber(o, "port", 80));
-  opts->ipv6Literal = GetBool(o, "ipv6Literal", false);
-  opts->path = GetString(o, "path");
-  opts->secure = GetBool(o, "secure", false);
-  opts->servername = GetString(o, "servername");
-  opts->origin = GetString(o, "origin");
-  opts->protocols = GetString(o, "protocols");
-  Napi::Value headers = o.Get("headers");
-  if (headers.IsArray()) {
-    Napi::Array a = headers.As<Napi::Array>();
-    for (uint32_t i = 0; i + 1 < a.Length(); i += 2)
-      opts->headers.emplace_back(a.Get(i).As<Napi::String>().Utf8Value(),
-                                 a.Get(i + 1).As<Napi::String>().Utf8Value());
+  opts->host = StringProp(env, o, "host");
+  opts->port = static_cast<uint16_t>(Number(env, Prop(env, o, "port"), 80));
+  opts->ipv6Literal = Bool(env, Prop(env, o, "ipv6Literal"), false);
+  opts->path = StringProp(env, o, "path");
+  opts->secure = Bool(env, Prop(env, o, "secure"), false);
+  opts->servername = StringProp(env, o, "servername");
+  opts->origin = StringProp(env, o, "origin");
+  opts->protocols = StringProp(env, o, "protocols");
+  napi_value headers = Prop(env, o, "headers");
+  uint32_t len = 0;
+  if (headers && napi_get_array_length(env, headers, &len) == napi_ok) {
+    for (uint32_t i = 0; i + 1 < len; i += 2) {
+      napi_value k, v;
+      std::string ks, vs;
+      if (napi_get_element(env, headers, i, &k) == napi_ok && napi_get_element(env, headers, i + 1, &v) == napi_ok &&
+          String(env, k, &ks) && String(env, v, &vs))
+        opts->headers.emplace_back(std::move(ks), std::move(vs));
+    }
   }
-  opts->followRedirects = GetBool(o, "followRedirects", false);
-  opts->perMessageDeflate = GetBool(o, "perMessageDeflate", true);
-  opts->maxPayload = static_cast<uint64_t>(GetNumber(o, "maxPayload", 100.0 * 1024 * 1024));
-  opts->fragmentSize = static_cast<uint32_t>(GetNumber(o, "fragmentSize", 64 * 1024));
-  opts->rxHighWater = static_cast<uint64_t>(GetNumber(o, "rxHighWater", 16.0 * 1024 * 1024));
-  opts->closeTimeoutMs = static_cast<uint32_t>(GetNumber(o, "closeTimeoutMs", 5000));
-  opts->handshakeTimeoutMs = static_cast<uint32_t>(GetNumber(o, "handshakeTimeoutMs", 30000));
-  opts->tls.rejectUnauthorized = GetBool(o, "rejectUnauthorized", true);
-  opts->tls.caKey = GetString(o, "caKey");
-  Napi::Value ca = o.Get("caDer");
-  if (ca.IsArray()) {
-    Napi::Array a = ca.As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); i++) opts->tls.caDer.push_back(BytesOf(a.Get(i)));
+  opts->followRedirects = Bool(env, Prop(env, o, "followRedirects"), false);
+  opts->perMessageDeflate = Bool(env, Prop(env, o, "perMessageDeflate"), true);
+  opts->maxPayload = static_cast<uint64_t>(Number(env, Prop(env, o, "maxPayload"), 100.0 * 1024 * 1024));
+  opts->fragmentSize = static_cast<uint32_t>(Number(env, Prop(env, o, "fragmentSize"), 64 * 1024));
+  opts->rxHighWater = static_cast<uint64_t>(Number(env, Prop(env, o, "rxHighWater"), 16.0 * 1024 * 1024));
+  opts->closeTimeoutMs = static_cast<uint32_t>(Number(env, Prop(env, o, "closeTimeoutMs"), 5000));
+  opts->handshakeTimeoutMs = static_cast<uint32_t>(Number(env, Prop(env, o, "handshakeTimeoutMs"), 30000));
+  opts->tls.rejectUnauthorized = Bool(env, Prop(env, o, "rejectUnauthorized"), true);
+  opts->tls.caKey = StringProp(env, o, "caKey");
+  napi_value ca = Prop(env, o, "caDer");
+  if (ca && napi_get_array_length(env, ca, &len) == napi_ok) {
+    for (uint32_t i = 0; i < len; i++) {
+      napi_value v;
+      if (napi_get_element(env, ca, i, &v) == napi_ok) opts->tls.caDer.push_back(Bytes(env, v));
+    }
   }
-  opts->tls.certPem = BytesOf(o.Get("cert"));
-  opts->tls.keyPem = BytesOf(o.Get("key"));
-  opts->tls.passphrase = GetString(o, "passphrase");
-  opts->proxy.host = GetString(o, "proxyHost");
-  opts->proxy.port = static_cast<uint16_t>(GetNumber(o, "proxyPort", 0));
-  opts->proxy.auth = GetString(o, "proxyAuth");
+  opts->tls.certPem = Bytes(env, Prop(env, o, "cert"));
+  opts->tls.keyPem = Bytes(env, Prop(env, o, "key"));
+  opts->tls.passphrase = StringProp(env, o, "passphrase");
+  opts->proxy.host = StringProp(env, o, "proxyHost");
+  opts->proxy.port = static_cast<uint16_t>(Number(env, Prop(env, o, "proxyPort"), 0));
+  opts->proxy.auth = StringProp(env, o, "proxyAuth");
 
-  uint32_t id = next_id_++;
+  uint32_t id = self->next_id_++;
   Command c;
   c.type = CommandType::kConnect;
   c.id = id;
   c.options = std::move(opts);
-  service_.Post(std::move(c));
-  return Napi::Number::New(env, id);
+  self->service_.Post(std::move(c));
+  napi_create_uint32(env, id, &result);
+  return result;
 }
 
 // sendBatch([id, data, binary, id, data, binary, ...]): every send() of one
 // tick crosses to the service thread in one hand-over and one wake-up.
-Napi::Value Environment::SendBatch(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Array a = info[0].As<Napi::Array>();
-  uint32_t n = a.Length();
+napi_value Environment::SendBatch(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_) return Undefined(env);
+  uint32_t n = 0;
+  if (napi_get_array_length(env, a.argv[0], &n) != napi_ok) return Undefined(env);
   std::vector<Command> cmds;
   cmds.reserve(n / 3);
   for (uint32_t i = 0; i + 2 < n; i += 3) {
+    napi_value id, data, binary;
+    if (napi_get_element(env, a.argv[0], i, &id) != napi_ok ||
+        napi_get_element(env, a.argv[0], i + 1, &data) != napi_ok ||
+        napi_get_element(env, a.argv[0], i + 2, &binary) != napi_ok)
+      break;
     Command c;
     c.type = CommandType::kSend;
-    c.id = a.Get(i).As<Napi::Number>().Uint32Value();
-    c.message = CopyMessage(env, a.Get(i + 1), a.Get(i + 2).ToBoolean().Value());
-    cmds.push_back(std::move(c));
+    c.id = Id(env, id);
+    c.message = CopyMessage(env, data, Bool(env, binary, false));
+    if (c.message) cmds.push_back(std::move(c));
   }
-  service_.PostMany(std::move(cmds));
-  return env.Undefined();
+  self->service_.PostMany(std::move(cmds));
+  return Undefined(env);
 }
 
-Napi::Value Environment::Close(const Napi::CallbackInfo& info) {
+napi_value Environment::Close(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_) return Undefined(env);
   Command c;
   c.type = CommandType::kClose;
-  c.id = info[0].As<Napi::Number>().Uint32Value();
-  c.code = info[1].As<Napi::Number>().Int32Value();
-  c.text = BytesOf(info[2]);
-  service_.Post(std::move(c));
-  return info.Env().Undefined();
+  c.id = Id(env, a.argv[0]);
+  c.code = static_cast<int>(Number(env, a.argv[1], 1000));
+  c.text = Bytes(env, a.argv[2]);
+  self->service_.Post(std::move(c));
+  return Undefined(env);
 }
 
-Napi::Value Environment::Terminate(const Napi::CallbackInfo& info) {
+napi_value Environment::Terminate(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_) return Undefined(env);
   Command c;
   c.type = CommandType::kTerminate;
-  c.id = info[0].As<Napi::Number>().Uint32Value();
-  service_.Post(std::move(c));
-  return info.Env().Undefined();
+  c.id = Id(env, a.argv[0]);
+  self->service_.Post(std::move(c));
+  return Undefined(env);
 }
 
-Napi::Value Environment::Ping(const Napi::CallbackInfo& info) {
+napi_value Environment::Ping(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_) return Undefined(env);
   Command c;
   c.type = CommandType::kPing;
-  c.id = info[0].As<Napi::Number>().Uint32Value();
-  c.text = BytesOf(info[1]);
-  service_.Post(std::move(c));
-  return info.Env().Undefined();
+  c.id = Id(env, a.argv[0]);
+  c.text = Bytes(env, a.argv[1]);
+  self->service_.Post(std::move(c));
+  return Undefined(env);
 }
 
-Napi::Value Environment::SetRef(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  bool want = info[0].ToBoolean().Value();
-  if (!initialized_ || want == referenced_) return env.Undefined();
-  referenced_ = want;
-  if (want) tsfn_.Ref(env); else tsfn_.Unref(env);
-  return env.Undefined();
+napi_value Environment::SetRef(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_ || !self->tsfn_) return Undefined(env);
+  bool want = Bool(env, a.argv[0], false);
+  if (want != self->referenced_) {
+    self->referenced_ = want;
+    if (want) napi_ref_threadsafe_function(env, self->tsfn_);
+    else napi_unref_threadsafe_function(env, self->tsfn_);
+  }
+  return Undefined(env);
 }
 
-Napi::Value Environment::SetLogLevel(const Napi::CallbackInfo& info) {
-  LogSinkSetLevel(this, info[0].As<Napi::Number>().Int32Value());
-  return info.Env().Undefined();
+napi_value Environment::SetLogLevel(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_) return Undefined(env);
+  LogSinkSetLevel(self, static_cast<int>(Number(env, a.argv[0], 0)));
+  return Undefined(env);
 }
 
-Napi::Value Environment::Constants(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("indexStride", kIndexStride);
-  o.Set("lwsVersion", lws_get_library_version());
-  o.Set("LLL_ERR", static_cast<int>(LLL_ERR));
-  o.Set("LLL_WARN", static_cast<int>(LLL_WARN));
-  o.Set("LLL_NOTICE", static_cast<int>(LLL_NOTICE));
-  o.Set("LLL_INFO", static_cast<int>(LLL_INFO));
-  o.Set("LLL_DEBUG", static_cast<int>(LLL_DEBUG));
-  o.Set("LLL_CLIENT", static_cast<int>(LLL_CLIENT));
+// From process 'exit': stop the service thread now, since Node does not run
+// environment cleanup hooks on process.exit() or a fatal exception.
+napi_value Environment::Shutdown(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (GetArgs(env, info, a, &self)) self->Teardown();
+  return Undefined(env);
+}
+
+napi_value Environment::Constants(napi_env env, napi_callback_info info) {
+  napi_value o = nullptr;
+  if (napi_create_object(env, &o) != napi_ok) return nullptr;
+  auto setInt = [&](const char* name, int v) {
+    napi_value n;
+    if (napi_create_int32(env, v, &n) == napi_ok) napi_set_named_property(env, o, name, n);
+  };
+  setInt("indexStride", kIndexStride);
+  setInt("LLL_ERR", LLL_ERR);
+  setInt("LLL_WARN", LLL_WARN);
+  setInt("LLL_NOTICE", LLL_NOTICE);
+  setInt("LLL_INFO", LLL_INFO);
+  setInt("LLL_DEBUG", LLL_DEBUG);
+  setInt("LLL_CLIENT", LLL_CLIENT);
+  napi_value s;
+  if (napi_create_string_utf8(env, lws_get_library_version(), NAPI_AUTO_LENGTH, &s) == napi_ok)
+    napi_set_named_property(env, o, "lwsVersion", s);
   return o;
 }
 

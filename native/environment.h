@@ -1,51 +1,58 @@
 // Per-environment addon state (main thread and each worker thread): the
 // event batch, the service thread and the thread-safe function.
 //
-// Teardown order (environment cleanup hook, never a GC finalizer):
+// The JS boundary uses the Node-API C functions directly and checks every
+// status: while a worker is being terminated, calls into the engine fail,
+// and node-addon-api turns such failures into fatal errors (process abort).
+// Here a failing call just ends the current operation quietly.
+//
+// Teardown order (environment cleanup hook, or process 'exit' through
+// shutdown(); never a GC finalizer):
 //   1. stop the service thread (it destroys the lws context, then exits);
 //   2. stop the event batch (no more JS calls);
 //   3. release the thread-safe function.
 #pragma once
-#include <napi.h>
+#include <node_api.h>
 
-#include <functional>
-#include <memory>
+#include <cstdint>
 
 #include "event_batch.h"
 #include "service_thread.h"
 
 namespace nlws {
 
-class Environment : public Napi::Addon<Environment> {
+class Environment {
  public:
-  Environment(Napi::Env env, Napi::Object exports);
+  explicit Environment(napi_env env);
   ~Environment();
 
-  static void CallJs(Napi::Env env, Napi::Function fn, Environment* self, void* data);
+  static napi_value Init(napi_env env, napi_value exports);
 
  private:
-  using Tsfn = Napi::TypedThreadSafeFunction<Environment, void, CallJs>;
+  static void CallJs(napi_env env, napi_value fn, void* context, void* data);
+  static void Cleanup(void* self);
+  static void Finalize(napi_env env, void* data, void* hint);
 
-  Napi::Value InitEvents(const Napi::CallbackInfo& info);
-  Napi::Value Connect(const Napi::CallbackInfo& info);
-  Napi::Value SendBatch(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-  Napi::Value Terminate(const Napi::CallbackInfo& info);
-  Napi::Value Ping(const Napi::CallbackInfo& info);
-  Napi::Value SetRef(const Napi::CallbackInfo& info);
-  Napi::Value SetLogLevel(const Napi::CallbackInfo& info);
-  Napi::Value Constants(const Napi::CallbackInfo& info);
+  // JS methods: (env, info) -> value, `this` Environment from the data slot.
+  static napi_value InitEvents(napi_env env, napi_callback_info info);
+  static napi_value Connect(napi_env env, napi_callback_info info);
+  static napi_value SendBatch(napi_env env, napi_callback_info info);
+  static napi_value Close(napi_env env, napi_callback_info info);
+  static napi_value Terminate(napi_env env, napi_callback_info info);
+  static napi_value Ping(napi_env env, napi_callback_info info);
+  static napi_value SetRef(napi_env env, napi_callback_info info);
+  static napi_value SetLogLevel(napi_env env, napi_callback_info info);
+  static napi_value Shutdown(napi_env env, napi_callback_info info);
+  static napi_value Constants(napi_env env, napi_callback_info info);
 
-  void Deliver(Napi::Env env, Napi::Function fn);
+  void Deliver(napi_env env, napi_value fn);
   void Teardown();
 
   napi_env env_;
-  Napi::Env::CleanupHook<std::function<void()>> cleanup_;
-  bool cleanup_ran_ = false;
+  bool cleanup_registered_ = false;
   EventBatch events_;
   ServiceThread service_{events_};
-  Tsfn tsfn_;
-  bool initialized_ = false;
+  napi_threadsafe_function tsfn_ = nullptr;
   bool torn_down_ = false;
   bool referenced_ = false;
   uint32_t next_id_ = 1;

@@ -10,8 +10,10 @@
 
 namespace nlws {
 
-static std::mutex g_mutex;
-static std::map<void*, int> g_levels;
+// Never destroyed: static destructors run at exit, possibly while a worker's
+// service thread still logs.
+static std::mutex& g_mutex = *new std::mutex;
+static std::map<void*, int>& g_levels = *new std::map<void*, int>;
 
 static void Emit(int level, const char* line) {
   EventBatch* batch = ThreadEventBatch();

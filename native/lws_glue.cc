@@ -244,7 +244,15 @@ void RequestWritable(Connection& c) {
     lws_callback_on_writable(c.wsi);
 }
 
-// Fails the connection from our side (RFC 6455 7.1.7): Close with `code`.
+// Codes a Close frame may carry (RFC 6455 7.4.1, 7.4.2).
+bool IsValidCloseCode(int code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+         (code >= 3000 && code <= 4999);
+}
+
+// Fails the connection from our side (RFC 6455 7.1.7): Close with `code`,
+// then drop TCP if the server does not answer within closeTimeout (lws
+// would wait its fixed 5 s).
 int FailOpenConnection(Connection& c, struct lws* wsi, int code, const char* errCode,
                        const std::string& message) {
   Fail(c, errCode, message);
@@ -252,6 +260,7 @@ int FailOpenConnection(Connection& c, struct lws* wsi, int code, const char* err
   c.closeReason.clear();
   c.closeSent = true;
   lws_close_reason(wsi, static_cast<enum lws_close_status>(code), nullptr, 0);
+  StartTimer(c, c.closeTimer, c.opts->closeTimeoutMs, OnCloseTimeout);
   return -1;
 }
 
@@ -408,16 +417,28 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
     case LWS_CALLBACK_CLIENT_WRITEABLE:
       return OnWritable(*c, wsi);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
-      c->peerClosed = true;
+      // lws echoes this payload after we return 0. It rewrites some invalid
+      // codes to 1002 itself; the rest of RFC 6455 7.4 / 5.5.1 is checked
+      // here, failing the connection instead of echoing a bad frame.
       const uint8_t* p = static_cast<const uint8_t*>(in);
+      if (len == 1)
+        return FailOpenConnection(*c, wsi, 1002, "ERR_PROTOCOL", "Close frame with a 1-byte payload");
       if (len >= 2) {
-        c->peerCode = (p[0] << 8) | p[1];
+        int code = (p[0] << 8) | p[1];
+        if (!IsValidCloseCode(code))
+          return FailOpenConnection(*c, wsi, 1002, "ERR_PROTOCOL",
+                                    "invalid close code " + std::to_string(code));
+        Utf8State s;
+        if (!Utf8Feed(s, p + 2, len - 2) || !s.complete())
+          return FailOpenConnection(*c, wsi, 1007, "ERR_INVALID_UTF8", "close reason is not valid UTF-8");
+        c->peerCode = code;
         c->peerReason.assign(reinterpret_cast<const char*>(p) + 2, len - 2);
       } else {
         c->peerCode = 1005;
         c->peerReason.clear();
       }
-      return 0;  // lws echoes the close frame
+      c->peerClosed = true;
+      return 0;
     }
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
       lws_sul_cancel(&c->handshakeTimer.sul);

@@ -41,7 +41,7 @@ ServiceThread::ServiceThread(EventBatch& events) : events_(events) {}
 ServiceThread::~ServiceThread() { Stop(); }
 
 void ServiceThread::EnsureStarted() {
-  if (started_) return;
+  if (started_ || stopped_) return;
   started_ = true;
   thread_ = std::thread([this] { Run(); });
 }
@@ -57,6 +57,7 @@ void ServiceThread::PostMany(std::vector<Command>&& cs) {
 }
 
 void ServiceThread::Stop() {
+  stopped_ = true;
   if (!started_) return;
   Command c;
   c.type = CommandType::kShutdown;

@@ -69,6 +69,7 @@ class ServiceThread {
   std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
   std::thread thread_;
   bool started_ = false;
+  bool stopped_ = false;  // after Stop() nothing starts the thread again
 
   // Service thread only.
   struct lws_context* context_ = nullptr;

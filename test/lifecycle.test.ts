@@ -5,7 +5,7 @@
  * in argv. A child that does not exit in time is SIGKILLed and the test fails.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ChildRun, CRASH_TEXT, killAll, runFixture, type ChildResult } from './helpers/child';
+import { ChildRun, exitOutcome, killAll, runFixture, type ChildResult } from './helpers/child';
 import { Opcode } from './helpers/frames';
 import { startRawServer, type RawServer } from './helpers/raw-server';
 import { startWsServer, type WsConnection, type WsServer } from './helpers/ws-server';
@@ -42,16 +42,17 @@ async function acceptOnlyServer(): Promise<RawServer> {
   return s;
 }
 
-function expectNoCrashText(result: ChildResult): void {
-  expect(result.stderr, `stderr of the child:\n${result.stderr}`).not.toMatch(CRASH_TEXT);
+/** Exit code, signal and any crash text on stderr, checked in one assertion. */
+function expectExit(result: ChildResult, code: number | null, signal: NodeJS.Signals | null = null, note = ''): void {
+  expect(exitOutcome(result), `${note}stderr:\n${result.stderr}\nstdout:\n${result.stdout}`).toEqual({
+    code,
+    signal,
+    crashText: null,
+  });
 }
 
 function expectCleanExit(result: ChildResult): void {
-  expect({ code: result.code, signal: result.signal }, `stderr:\n${result.stderr}\nstdout:\n${result.stdout}`).toEqual({
-    code: 0,
-    signal: null,
-  });
-  expectNoCrashText(result);
+  expectExit(result, 0);
 }
 
 type Stage = 'created' | 'connecting' | 'open' | 'closing';
@@ -90,20 +91,18 @@ async function leaveAtStage(server: WsServer | RawServer, stage: Stage, how: How
   else if (stage !== 'created') child.send('go'); // created acted in connect()'s tick
   const result = await child.waitExit(EXIT_MS);
 
-  const context = `run ${run + 1}/${REPEATS[stage]}; stderr:\n${result.stderr}\nstdout:\n${result.stdout}`;
-  expect(result.stderr, context).not.toMatch(CRASH_TEXT);
-  const outcome = { code: result.code, signal: result.signal };
+  const note = `run ${run + 1}/${REPEATS[stage]}; `;
   if (how === 'sigterm') {
-    expect(outcome, context).toEqual({ code: null, signal: 'SIGTERM' });
+    expectExit(result, null, 'SIGTERM', note);
     return;
   }
-  expect(child.outputLines, context).toContain(`state ${STATE_AT[stage]}`);
   if (how === 'throw') {
-    expect(outcome, context).toEqual({ code: 1, signal: null });
+    expectExit(result, 1, null, note);
     expect(result.stderr).toContain(`Error: boom at ${stage}`);
   } else {
-    expect(outcome, context).toEqual({ code: 0, signal: null });
+    expectExit(result, 0, null, note);
   }
+  expect(child.outputLines, note).toContain(`state ${STATE_AT[stage]}`);
 }
 
 describe('a child process leaves at every stage of a connection', () => {
@@ -126,8 +125,7 @@ describe('uncaught exceptions from client event listeners', () => {
     const server = await wsServer();
     const child = runFixture('lifecycle-conversation.cjs', [server.url, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     const result = await child.waitExit(EXIT_MS);
-    expectNoCrashText(result);
-    expect({ code: result.code, signal: result.signal }, result.stderr).toEqual({ code: 1, signal: null });
+    expectExit(result, 1);
     expect(result.stderr).toContain(`Error: ${message}`);
   });
 });

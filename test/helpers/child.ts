@@ -170,3 +170,17 @@ export async function killAll(): Promise<void> {
   for (const c of all) c.proc.kill('SIGKILL');
   await Promise.all(all.map((c) => c.exited));
 }
+
+/**
+ * How a child ended, for one assertion that shows everything at once:
+ * `expect(exitOutcome(r)).toEqual({ code: 0, signal: null, crashText: null })`.
+ */
+export function exitOutcome(result: ChildResult): {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  crashText: string | null;
+} {
+  const match = CRASH_TEXT.exec(result.stderr);
+  const crashText = match ? (result.stderr.split('\n').find((l) => CRASH_TEXT.test(l)) ?? match[0]) : null;
+  return { code: result.code, signal: result.signal, crashText };
+}
