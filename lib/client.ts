@@ -1,21 +1,68 @@
-// WebSocketClient: one connection, driven by the native service thread.
+// WebSocketClient: one session, kept up across connections by the native
+// service thread. This file turns the session's events into the public API;
+// the decisions (heartbeat, reconnect, stall, rotation, queue bounds) are
+// taken natively, so they happen while the JS thread is busy.
 import { isUtf8 as isUtf8Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { checkCloseArgs } from './close-codes';
 import { WebSocketError, typeError } from './errors';
 import { EventType, native, type EventSink } from './native';
-import type { ResolvedOptions } from './options';
+import type { ConnectOptions, OpenSession, ReconnectInfo, ResolvedOptions } from './options';
+import type { OverflowPolicy } from './policy';
+import { StatsRecorder, toPrometheus, type Stats } from './stats';
 
 export type Message = { data: string | Buffer; isBinary: boolean };
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
+export type SessionState = 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed';
+
+export interface OpenInfo {
+  /** True for every open after the first. */
+  reconnected: boolean;
+  /** Time without a connection before this open, ms. */
+  downtimeMs: number;
+  /** Reconnection attempts it took. */
+  attempt: number;
+}
+export interface DisconnectInfo {
+  cause: string;
+  code: number;
+  reason: string;
+  uptimeMs: number;
+  at: number;
+  status?: number;
+}
+export interface ReconnectingInfo {
+  attempt: number;
+  delayMs: number;
+  cause: string;
+}
+export interface GiveUpInfo {
+  cause: string;
+  reason: string;
+  code: number;
+  status?: number;
+}
+export interface DropInfo {
+  data: Buffer | string;
+  isBinary: boolean;
+  reason: 'overflow' | 'expired' | 'closed';
+}
 
 export interface WebSocketClientEvents {
-  open: [];
+  open: [info: OpenInfo];
   message: [data: string | Buffer, isBinary: boolean];
   close: [code: number, reason: string];
   error: [error: WebSocketError];
   drain: [];
   pong: [data: Buffer];
+  state: [state: SessionState, previous: SessionState];
+  disconnect: [info: DisconnectInfo];
+  reconnecting: [info: ReconnectingInfo];
+  giveup: [info: GiveUpInfo];
+  gap: [info: { from: number; to: number }];
+  stall: [info: { idleMs: number }];
+  rotate: [info: { phase: 'start' | 'open' | 'switch' | 'failed' }];
+  drop: [info: DropInfo];
 }
 
 export const CONNECTING = 0;
@@ -24,20 +71,38 @@ export const CLOSING = 2;
 export const CLOSED = 3;
 export type ReadyState = 0 | 1 | 2 | 3;
 
-interface OpenInfo {
+const STATES: SessionState[] = ['connecting', 'open', 'reconnecting', 'closing', 'closed'];
+const READY: Record<SessionState, ReadyState> = { connecting: 0, open: 1, reconnecting: 0, closing: 2, closed: 3 };
+const DROP_REASONS: DropInfo['reason'][] = ['overflow', 'expired', 'closed'];
+
+interface OpenPayload {
   protocol: string;
   extensions: string;
   headers: Record<string, string>;
+  reason?: 'open' | 'rotate';
+  reconnected?: boolean;
+  downtimeMs?: number;
+  attempt?: number;
+  at?: number;
 }
-interface ErrorInfo {
+interface ErrorPayload {
   code: string;
   message: string;
   status?: number;
   headers?: Record<string, string>;
 }
-interface CloseInfo {
-  code: number;
-  reason: string;
+
+/** How a session gets the url/headers of each attempt, and its hooks. */
+export interface SessionSetup {
+  /** The first attempt's options when they are static (else computed per attempt). */
+  initial: ResolvedOptions;
+  /** Computes the options of one attempt (url/headers functions). */
+  configure?: () => Promise<ResolvedOptions>;
+  configTimeoutMs: number;
+  overflow: OverflowPolicy;
+  queueMaxMessages: number;
+  queueMaxBytes: number;
+  user: ConnectOptions;
 }
 
 function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
@@ -46,38 +111,65 @@ function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
   return new Uint8Array(data);
 }
 
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 export class WebSocketClient extends EventEmitter<WebSocketClientEvents> implements EventSink {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
   static readonly CLOSED = CLOSED;
 
-  /** The URL connected to. */
-  readonly url: string;
-  /** Settles on the first open, or rejects with the failure that prevented it. */
+  /** The URL connected to (of the latest attempt when the url is a function). */
+  url: string;
+  /** Settles on the first open, or rejects with the failure that ended the session before it. */
   readonly opened: Promise<void>;
 
   #id: number;
-  #state: ReadyState = CONNECTING;
+  #state: SessionState = 'connecting';
   #protocol = '';
   #extensions = '';
   #headers: Record<string, string> = {};
   #buffered = 0;
+  #bufferedCount = 0;
   #needDrain = false;
   #referenced = true;
   #holding = false;
+  #userClosed = false;
   #lastError: WebSocketError | undefined;
   #closed: Promise<void>;
   #resolveOpened!: () => void;
   #rejectOpened!: (e: Error) => void;
   #resolveClosed!: () => void;
+  #stats: StatsRecorder;
+  #dedupe: { recording: boolean; keys: Set<unknown> } | undefined;
   readonly #options: ResolvedOptions;
+  readonly #setup: SessionSetup;
 
   /** @internal use connect() */
-  constructor(options: ResolvedOptions) {
+  constructor(setup: SessionSetup) {
     super();
-    this.#options = options;
-    this.url = options.url.href;
+    this.#setup = setup;
+    this.#options = setup.initial;
+    this.url = setup.initial.url.href;
+    this.#stats = new StatsRecorder(setup.user.eventLogSize ?? 100);
     this.opened = new Promise<void>((resolve, reject) => {
       this.#resolveOpened = resolve;
       this.#rejectOpened = reject;
@@ -87,12 +179,17 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
     this.#closed = new Promise<void>((resolve) => {
       this.#resolveClosed = resolve;
     });
-    if (options.logger) native.addLogger(options.logger);
-    this.#id = native.connect({ ...options.native }, options.trust, this);
+    if (setup.user.dedupeKey) this.#dedupe = { recording: false, keys: new Set() };
+    if (this.#options.logger) native.addLogger(this.#options.logger);
+    this.#id = native.connect({ ...this.#options.native }, this.#options.trust, this);
     this.#hold(true);
   }
 
   get readyState(): ReadyState {
+    return READY[this.#state];
+  }
+  /** connecting, open, reconnecting, closing or closed. */
+  get state(): SessionState {
     return this.#state;
   }
   /** The subprotocol the server selected ('' if none). */
@@ -107,42 +204,37 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
   get handshakeHeaders(): Readonly<Record<string, string>> {
     return this.#headers;
   }
-  /** Bytes given to send() and not yet written to the socket. */
+  /** Bytes given to send() and not yet written to a socket (or dropped). */
   get bufferedAmount(): number {
     return this.#buffered;
   }
-  /** The error that ended the connection, if one did. */
+  /** The most recent connection error. */
   get lastError(): WebSocketError | undefined {
     return this.#lastError;
   }
 
   /**
-   * Queues a message. Allowed while connecting (sent once open). Returns
-   * false when bufferedAmount is above highWaterMark: the message is still
-   * queued; wait for 'drain' before sending more.
+   * Queues a message. While not open it waits in the outgoing queue (bounded
+   * by `queue`) and is sent in order after the next open. Returns false when
+   * bufferedAmount is above highWaterMark: the message is still queued;
+   * wait for 'drain' before sending more.
    */
   send(data: SendData, options: { binary?: boolean } = {}): boolean {
-    if (this.#state >= CLOSING) {
-      throw new WebSocketError('ERR_NOT_OPEN', `send() after close (readyState ${this.#state})`, { url: this.url });
+    if (this.#userClosed || this.#state === 'closed' || this.#state === 'closing') {
+      throw new WebSocketError('ERR_NOT_OPEN', `send() after close (state ${this.#state})`, { url: this.url });
     }
-    let payload: string | Uint8Array;
-    let binary: boolean;
-    let size: number;
-    if (typeof data === 'string') {
-      payload = data;
-      binary = options.binary === true;
-      size = Buffer.byteLength(data);
-    } else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
-      payload = toBytes(data);
-      binary = options.binary !== false;
-      size = payload.byteLength;
-    } else {
-      throw typeError('ERR_INVALID_ARG_TYPE', 'send() takes a string, Buffer, ArrayBuffer or ArrayBufferView');
-    }
-    if (!binary && typeof payload !== 'string' && !isUtf8(payload)) {
-      throw typeError('ERR_INVALID_UTF8', 'a text message must be valid UTF-8');
+    const { payload, binary, size } = this.#prepare(data, options);
+    if (this.#state !== 'open' && this.#setup.overflow === 'reject') {
+      if (this.#bufferedCount + 1 > this.#setup.queueMaxMessages || this.#buffered + size > this.#setup.queueMaxBytes) {
+        throw new WebSocketError(
+          'ERR_QUEUE_FULL',
+          `the outgoing queue is full (${this.#bufferedCount} messages, ${this.#buffered} bytes) while ${this.#state}`,
+          { url: this.url },
+        );
+      }
     }
     this.#buffered += size;
+    this.#bufferedCount++;
     native.send(this.#id, payload, binary);
     if (this.#buffered > this.#options.highWaterMark) {
       this.#needDrain = true;
@@ -151,40 +243,54 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
     return true;
   }
 
+  #prepare(data: SendData, options: { binary?: boolean }): { payload: string | Uint8Array; binary: boolean; size: number } {
+    if (typeof data === 'string') {
+      return { payload: data, binary: options.binary === true, size: Buffer.byteLength(data) };
+    }
+    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
+      const payload = toBytes(data);
+      const binary = options.binary !== false;
+      if (!binary && !isUtf8Buffer(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength))) {
+        throw typeError('ERR_INVALID_UTF8', 'a text message must be valid UTF-8');
+      }
+      return { payload, binary, size: payload.byteLength };
+    }
+    throw typeError('ERR_INVALID_ARG_TYPE', 'send() takes a string, Buffer, ArrayBuffer or ArrayBufferView');
+  }
+
   /** Sends a Ping (payload at most 125 bytes). */
   ping(data: string | Buffer = Buffer.alloc(0)): void {
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
     if (bytes.length > 125) throw typeError('ERR_INVALID_ARG_VALUE', 'ping payload is limited to 125 bytes');
-    if (this.#state !== OPEN) {
+    if (this.#state !== 'open') {
       throw new WebSocketError('ERR_NOT_OPEN', 'ping() needs an open connection', { url: this.url });
     }
     native.ping(this.#id, bytes);
   }
 
   /**
-   * Starts the closing handshake (after queued messages are written) and
-   * resolves once the connection is closed. Before open, aborts the attempt.
+   * Ends the session: writes what is queued, runs the closing handshake and
+   * resolves once closed. No reconnection follows. Before an open (or while
+   * reconnecting), ends at once with 1006.
    */
   close(code = 1000, reason: string | Buffer = ''): Promise<void> {
     const bytes = checkCloseArgs(code, reason);
-    if (this.#state === CLOSED) return Promise.resolve();
-    if (this.#state === CONNECTING || this.#state === OPEN) {
-      const wasConnecting = this.#state === CONNECTING;
-      this.#state = CLOSING;
-      if (wasConnecting) native.terminate(this.#id);
-      else native.close(this.#id, code, bytes);
-    }
+    if (this.#state === 'closed' || this.#userClosed) return this.#closed;
+    this.#userClosed = true;
+    this.#setState('closing');
+    native.close(this.#id, code, bytes);
     return this.#closed;
   }
 
-  /** Drops the connection at once, without a closing handshake. */
+  /** Drops the connection at once, without a closing handshake, and ends the session. */
   terminate(): void {
-    if (this.#state === CLOSED) return;
-    this.#state = CLOSING;
+    if (this.#state === 'closed') return;
+    this.#userClosed = true;
+    this.#setState('closing');
     native.terminate(this.#id);
   }
 
-  /** Lets the process exit while this connection is open (as net.Socket). */
+  /** Lets the process exit while this session is alive (as net.Socket). */
   unref(): this {
     this.#referenced = false;
     this.#hold(false);
@@ -192,13 +298,23 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
   }
   ref(): this {
     this.#referenced = true;
-    if (this.#state !== CLOSED) this.#hold(true);
+    if (this.#state !== 'closed') this.#hold(true);
     return this;
+  }
+
+  /** Counters, timings and a bounded log of connection events. */
+  stats(): Stats {
+    return this.#stats.snapshot(this.#bufferedCount, this.#buffered);
+  }
+
+  /** stats() in the Prometheus text exposition format. */
+  metrics(labels: Record<string, string> = { url: this.url }): string {
+    return toPrometheus(this.stats(), labels);
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
     const queue: Message[] = [];
-    let done = this.#state === CLOSED;
+    let done = this.#state === 'closed';
     let wake: (() => void) | undefined;
     const onMessage = (data: string | Buffer, isBinary: boolean): void => {
       queue.push({ data, isBinary });
@@ -230,61 +346,168 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
   }
 
   #hold(on: boolean): void {
-    const want = on && this.#referenced && this.#state !== CLOSED;
+    const want = on && this.#referenced && this.#state !== 'closed';
     if (want === this.#holding) return;
     this.#holding = want;
     native.hold(want);
+  }
+
+  #setState(next: SessionState): void {
+    const prev = this.#state;
+    if (next === prev) return;
+    this.#state = next;
+    this.#stats.state = next;
+    if (next === 'closed') this.#hold(false);
+    this.emit('state', next, prev);
   }
 
   #json<T>(chunk: Buffer, offset: number, length: number): T {
     return JSON.parse(chunk.toString('utf8', offset, offset + length)) as T;
   }
 
+  #error(info: ErrorPayload): WebSocketError {
+    const details: { url: string; status?: number; headers?: Record<string, string> } = { url: this.url };
+    if (info.status !== undefined) details.status = info.status;
+    if (info.headers !== undefined) details.headers = info.headers;
+    return new WebSocketError(info.code, `${info.message} (${this.url})`, details);
+  }
+
+  #deliver(data: string | Buffer, isBinary: boolean): void {
+    this.#stats.messagesIn++;
+    this.#stats.bytesIn += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (this.#dedupe) {
+      const fn = this.#setup.user.dedupeKey as NonNullable<ConnectOptions['dedupeKey']>;
+      const key = fn(data, isBinary);
+      if (this.#dedupe.recording) {
+        this.#dedupe.keys.add(key);
+      } else if (this.#dedupe.keys.size > 0 && this.#dedupe.keys.has(key)) {
+        // Both connections delivered it during a rotation's overlap.
+        this.#dedupe.keys.delete(key);
+        return;
+      }
+    }
+    this.emit('message', data, isBinary);
+  }
+
   /** @internal */
   onNativeEvent(type: EventType, value: number, chunk: Buffer, offset: number, length: number): void {
     switch (type) {
       case EventType.Text:
-        this.emit('message', this.#options.textAsBuffer ? chunk.subarray(offset, offset + length) : chunk.toString('utf8', offset, offset + length), false);
+        this.#deliver(this.#options.textAsBuffer ? chunk.subarray(offset, offset + length) : chunk.toString('utf8', offset, offset + length), false);
         return;
       case EventType.Binary:
-        this.emit('message', chunk.subarray(offset, offset + length), true);
+        this.#deliver(chunk.subarray(offset, offset + length), true);
         return;
       case EventType.Sent:
-        this.#buffered = Math.max(0, this.#buffered - value);
-        if (this.#needDrain && this.#buffered <= this.#options.lowWaterMark) {
-          this.#needDrain = false;
-          this.emit('drain');
-        }
+        this.#sent(value, offset);
         return;
+      case EventType.State: {
+        const next = STATES[value] ?? 'closed';
+        // After close(), only 'closed' may follow 'closing'.
+        if (this.#userClosed && next !== 'closed') return;
+        this.#setState(next);
+        return;
+      }
       case EventType.Open: {
-        const info = this.#json<OpenInfo>(chunk, offset, length);
+        const info = this.#json<OpenPayload>(chunk, offset, length);
         this.#protocol = info.protocol ?? '';
         this.#extensions = info.extensions ?? '';
         this.#headers = info.headers ?? {};
-        if (this.#state === CONNECTING) this.#state = OPEN;
+        const open: OpenInfo = { reconnected: info.reconnected ?? false, downtimeMs: info.downtimeMs ?? 0, attempt: info.attempt ?? 0 };
+        this.#stats.opened(info.at ?? Date.now(), open.reconnected, open.downtimeMs);
+        this.#stats.record(info.at ?? Date.now(), 'open', { ...open });
         this.#resolveOpened();
-        this.emit('open');
+        this.emit('open', open);
         return;
       }
       case EventType.Pong:
-        this.emit('pong', Buffer.from(chunk.subarray(offset, offset + length)));
+        if (value >= 0) this.#stats.rtt(value);
+        else this.emit('pong', Buffer.from(chunk.subarray(offset, offset + length)));
         return;
       case EventType.Error: {
-        const info = this.#json<ErrorInfo>(chunk, offset, length);
-        const details: { url: string; status?: number; headers?: Record<string, string> } = { url: this.url };
-        if (info.status !== undefined) details.status = info.status;
-        if (info.headers !== undefined) details.headers = info.headers;
-        const err = new WebSocketError(info.code, `${info.message} (${this.url})`, details);
+        const err = this.#error(this.#json<ErrorPayload>(chunk, offset, length));
         this.#lastError = err;
-        this.#rejectOpened(err);
         // Unlike ws, an 'error' without listeners does not throw: failures
-        // of long-lived connections are expected, and `opened` reports them.
+        // of long-lived connections are expected, and the session goes on.
         if (this.listenerCount('error') > 0) this.emit('error', err);
         return;
       }
+      case EventType.Disconnect: {
+        const d = this.#json<DisconnectInfo>(chunk, offset, length);
+        this.#stats.disconnected({ at: d.at, cause: d.cause, code: d.code, reason: d.reason, uptimeMs: d.uptimeMs });
+        this.#stats.record(d.at, 'disconnect', { ...d });
+        this.emit('disconnect', d);
+        return;
+      }
+      case EventType.Reconnecting: {
+        const r = this.#json<ReconnectingInfo & { at: number }>(chunk, offset, length);
+        this.#stats.attempts++;
+        this.#stats.record(r.at, 'reconnecting', { attempt: r.attempt, delayMs: r.delayMs, cause: r.cause });
+        this.emit('reconnecting', { attempt: r.attempt, delayMs: r.delayMs, cause: r.cause });
+        return;
+      }
+      case EventType.GiveUp: {
+        const g = this.#json<GiveUpInfo & { at: number }>(chunk, offset, length);
+        this.#stats.record(g.at, 'giveup', { ...g });
+        const info: GiveUpInfo = { cause: g.cause, reason: g.reason, code: g.code };
+        if (g.status !== undefined) info.status = g.status;
+        this.emit('giveup', info);
+        return;
+      }
+      case EventType.Gap: {
+        const g = this.#json<{ from: number; to: number }>(chunk, offset, length);
+        this.emit('gap', g);
+        return;
+      }
+      case EventType.Stall: {
+        const s = this.#json<{ idleMs: number; at: number }>(chunk, offset, length);
+        this.#stats.stalls++;
+        this.#stats.record(s.at, 'stall', { idleMs: s.idleMs });
+        this.emit('stall', { idleMs: s.idleMs });
+        return;
+      }
+      case EventType.Rotate: {
+        const r = this.#json<{ phase: 'start' | 'open' | 'switch' | 'failed'; at: number }>(chunk, offset, length);
+        if (r.phase === 'open' && this.#dedupe) {
+          this.#dedupe.keys.clear();
+          this.#dedupe.recording = true;
+        }
+        if (r.phase === 'switch') {
+          this.#stats.rotations++;
+          if (this.#dedupe) this.#dedupe.recording = false;
+        }
+        if (r.phase === 'failed' && this.#dedupe) {
+          this.#dedupe.recording = false;
+          this.#dedupe.keys.clear();
+        }
+        this.#stats.record(r.at, 'rotate', { phase: r.phase });
+        this.emit('rotate', { phase: r.phase });
+        return;
+      }
+      case EventType.Drop: {
+        const isBinary = (value & 1) === 1;
+        const reason = DROP_REASONS[value >> 1] ?? 'closed';
+        const bytes = Buffer.from(chunk.subarray(offset, offset + length));
+        this.#stats.drops++;
+        this.#stats.record(Date.now(), 'drop', { reason, bytes: bytes.length });
+        this.emit('drop', { data: isBinary ? bytes : bytes.toString('utf8'), isBinary, reason });
+        return;
+      }
+      case EventType.NeedConfig:
+        this.#configure(value);
+        return;
+      case EventType.Decide:
+        this.#decide(this.#json<ReconnectInfo>(chunk, offset, length));
+        return;
+      case EventType.OnOpen:
+        this.#runOnOpen(value, this.#json<OpenPayload>(chunk, offset, length));
+        return;
       case EventType.Close: {
-        const info = this.#json<CloseInfo>(chunk, offset, length);
-        this.#state = CLOSED;
+        const info = this.#json<{ code: number; reason: string; at?: number }>(chunk, offset, length);
+        const at = info.at ?? Date.now();
+        this.#setState('closed');
+        this.#stats.closed(at);
+        this.#stats.record(at, 'close', { code: info.code, reason: info.reason });
         this.#hold(false);
         if (this.#options.logger) native.removeLogger(this.#options.logger);
         this.#rejectOpened(
@@ -298,10 +521,81 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
         return;
     }
   }
-}
 
-function isUtf8(bytes: Uint8Array): boolean {
-  // Buffer#isUtf8 exists since Node 18.14.
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return isUtf8Buffer(buf);
+  #sent(bytes: number, messages: number): void {
+    this.#buffered = Math.max(0, this.#buffered - bytes);
+    this.#bufferedCount = Math.max(0, this.#bufferedCount - messages);
+    this.#stats.bytesOut += bytes;
+    this.#stats.messagesOut += messages;
+    if (this.#needDrain && this.#buffered <= this.#options.lowWaterMark) {
+      this.#needDrain = false;
+      this.emit('drain');
+    }
+  }
+
+  /** url/headers functions: computed for each attempt, with a time limit. */
+  #configure(attempt: number): void {
+    const configure = this.#setup.configure;
+    if (!configure) {
+      native.config(this.#id, attempt, null, undefined, 'no configuration function');
+      return;
+    }
+    withTimeout(configure(), this.#setup.configTimeoutMs, 'the url/headers functions').then(
+      (resolved) => {
+        this.url = resolved.url.href;
+        native.config(this.#id, attempt, { ...resolved.native }, resolved.trust, '');
+      },
+      (e: unknown) => native.config(this.#id, attempt, null, undefined, messageOf(e)),
+    );
+  }
+
+  #decide(info: ReconnectInfo): void {
+    const fn = this.#setup.user.shouldReconnect;
+    if (!fn) {
+      native.decision(this.#id, info.action !== 'give-up', -1);
+      return;
+    }
+    Promise.resolve()
+      .then(() => fn(info))
+      .then(
+        (answer) => {
+          if (typeof answer === 'object' && answer !== null && typeof answer.delayMs === 'number' && answer.delayMs >= 0) {
+            native.decision(this.#id, true, answer.delayMs);
+          } else {
+            native.decision(this.#id, answer === true, -1);
+          }
+        },
+        (e: unknown) => {
+          this.#lastError = new WebSocketError('ERR_SHOULD_RECONNECT', `shouldReconnect threw: ${messageOf(e)}`, { url: this.url, cause: e });
+          native.decision(this.#id, false, -1);
+        },
+      );
+  }
+
+  #runOnOpen(attempt: number, info: OpenPayload): void {
+    const fn = this.#setup.user.onOpen;
+    if (!fn) {
+      native.onOpenDone(this.#id, attempt, '');
+      return;
+    }
+    const session: OpenSession = {
+      send: (data, options = {}) => {
+        const { payload, binary, size } = this.#prepare(data, options);
+        this.#buffered += size;
+        this.#bufferedCount++;
+        native.sendPriority(this.#id, attempt, payload, binary);
+      },
+      protocol: info.protocol ?? '',
+      extensions: info.extensions ?? '',
+      headers: info.headers ?? {},
+      reconnected: info.reconnected ?? false,
+      reason: info.reason ?? 'open',
+    };
+    Promise.resolve()
+      .then(() => fn(session))
+      .then(
+        () => native.onOpenDone(this.#id, attempt, ''),
+        (e: unknown) => native.onOpenDone(this.#id, attempt, messageOf(e) || 'onOpen failed'),
+      );
+  }
 }

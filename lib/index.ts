@@ -1,22 +1,85 @@
 // node-libwebsockets: a WebSocket client for long-lived connections.
-import { WebSocketClient } from './client';
-import { resolveOptions, type ConnectOptions } from './options';
+import { WebSocketClient, type SessionSetup } from './client';
+import { typeError } from './errors';
+import { resolveOptions, type ConnectOptions, type Dynamic, type HeadersInput } from './options';
+import { resolvePolicy } from './policy';
 import { native } from './native';
 
+export type UrlInput = string | URL;
+
+function isFn<T>(v: Dynamic<T> | undefined): v is () => T | Promise<T> {
+  return typeof v === 'function';
+}
+
 /**
- * Opens a connection and returns at once. Bad URLs and options throw
+ * Opens a session and returns at once: a connection that is kept up
+ * (heartbeat, reconnect with backoff, offline queue) until close() or a
+ * failure that retrying cannot fix. Bad URLs and options throw
  * synchronously (TypeError/RangeError with a `code`); everything after that
  * is reported through events and `opened`.
+ *
+ * `url` and `options.headers` may be (async) functions, called before every
+ * attempt (credentials and endpoints that change).
  */
-export function connect(url: string | URL, options?: ConnectOptions): WebSocketClient {
-  return new WebSocketClient(resolveOptions(url, options ?? {}));
+export function connect(url: Dynamic<UrlInput>, options?: ConnectOptions): WebSocketClient {
+  const user: ConnectOptions = options ?? {};
+  if (typeof user !== 'object' || user === null) throw typeError('ERR_INVALID_OPTION', 'options must be an object');
+  for (const hook of ['onOpen', 'shouldReconnect', 'dedupeKey'] as const) {
+    if (user[hook] !== undefined && typeof user[hook] !== 'function') {
+      throw typeError('ERR_INVALID_OPTION', `${hook} must be a function`);
+    }
+  }
+  const configTimeoutMs = user.configTimeoutMs ?? 10000;
+  if (!Number.isInteger(configTimeoutMs) || configTimeoutMs < 1) {
+    throw typeError('ERR_INVALID_OPTION', 'configTimeoutMs must be a positive integer');
+  }
+  const urlFn = isFn(url) ? url : undefined;
+  const headersFn = isFn<HeadersInput>(user.headers) ? user.headers : undefined;
+  const dynamic = urlFn !== undefined || headersFn !== undefined;
+  const policy = resolvePolicy({
+    ...(user.reconnect !== undefined ? { reconnect: user.reconnect } : {}),
+    ...(user.heartbeat !== undefined ? { heartbeat: user.heartbeat } : {}),
+    ...(user.stallTimeoutMs !== undefined ? { stallTimeoutMs: user.stallTimeoutMs } : {}),
+    ...(user.maxConnectionAgeMs !== undefined ? { maxConnectionAgeMs: user.maxConnectionAgeMs } : {}),
+    ...(user.maxConnectionAgeJitterPercent !== undefined ? { maxConnectionAgeJitterPercent: user.maxConnectionAgeJitterPercent } : {}),
+    ...(user.queue !== undefined ? { queue: user.queue } : {}),
+    ...(user.policy !== undefined ? { policy: user.policy } : {}),
+    hookConfig: dynamic,
+    hookDecide: user.shouldReconnect !== undefined,
+    hookOnOpen: user.onOpen !== undefined,
+  });
+  // Validates everything static now; with a url function, against a
+  // stand-in URL (its own result is checked before each attempt).
+  const initial = resolveOptions(urlFn ? 'ws://url-function.invalid/' : url, user);
+  initial.native.policy = policy.native;
+  const setup: SessionSetup = {
+    initial,
+    configTimeoutMs,
+    overflow: policy.overflow,
+    queueMaxMessages: policy.queueMaxMessages,
+    queueMaxBytes: policy.queueMaxBytes,
+    user,
+  };
+  if (dynamic) {
+    setup.configure = async () => {
+      const u = urlFn ? await urlFn() : (url as UrlInput);
+      const headers = headersFn ? await headersFn() : user.headers;
+      return resolveOptions(u, { ...user, headers });
+    };
+  }
+  return new WebSocketClient(setup);
 }
 
 /** The libwebsockets version the addon was built with. */
 export const lwsVersion: string = native.lwsVersion;
 
 export { WebSocketClient, CONNECTING, OPEN, CLOSING, CLOSED } from './client';
-export type { Message, SendData, ReadyState, WebSocketClientEvents } from './client';
-export type { ConnectOptions, LogLevel } from './options';
+export type {
+  Message, SendData, ReadyState, WebSocketClientEvents, SessionState, OpenInfo, DisconnectInfo,
+  ReconnectingInfo, GiveUpInfo, DropInfo,
+} from './client';
+export type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, Dynamic, HeadersInput } from './options';
+export type { HeartbeatOptions, ReconnectOptions, QueueOptions, OverflowPolicy, LwsRetryPolicy } from './policy';
+export type { Stats, DisconnectRecord, LogEntry } from './stats';
 export { WebSocketError } from './errors';
 export { isValidCloseCode } from './close-codes';

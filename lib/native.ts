@@ -15,6 +15,11 @@ interface NativeBinding {
   setRef(ref: boolean): void;
   setLogLevel(mask: number): void;
   shutdown(): void;
+  config(id: number, attempt: number, options: NativeConnectOptions | null, error: string): void;
+  decision(id: number, retry: boolean, delayMs: number): void;
+  onOpenDone(id: number, attempt: number, error: string): void;
+  sendPriority(id: number, attempt: number, data: string | Uint8Array, binary: boolean): void;
+  classify(failure: Record<string, unknown>): { action: string; delayMs: number; reason: string };
   constants(): Record<string, number | string>;
 }
 
@@ -27,6 +32,17 @@ export const enum EventType {
   Pong = 6,
   Sent = 7,
   Log = 8,
+  State = 9,
+  Disconnect = 10,
+  Reconnecting = 11,
+  GiveUp = 12,
+  Stall = 13,
+  Rotate = 14,
+  Drop = 15,
+  NeedConfig = 16,
+  Decide = 17,
+  OnOpen = 18,
+  Gap = 19,
 }
 
 /** What a connection receives from the dispatcher. */
@@ -94,6 +110,18 @@ binding.init(onBatch);
 // the service thread here so nothing runs while the process unwinds.
 process.on('exit', () => binding.shutdown());
 
+/**
+ * The trust store's certificates cross to the native side only the first
+ * time its key is used; later connections name it.
+ */
+function withTrust(options: NativeConnectOptions, trust: TrustStore | undefined): NativeConnectOptions {
+  if (trust && !trustSent.has(trust.key)) {
+    trustSent.add(trust.key);
+    return { ...options, caDer: trust.der };
+  }
+  return options;
+}
+
 function flushSends(): void {
   const list = sendQueue;
   sendQueue = [];
@@ -111,18 +139,28 @@ updateLogLevel();
 export const native = {
   lwsVersion: constants.lwsVersion as string,
 
-  /**
-   * Starts a connection. The trust store's certificates cross to the native
-   * side only the first time its key is used; later connections name it.
-   */
+  /** Starts a session. */
   connect(options: NativeConnectOptions, trust: TrustStore | undefined, sink: EventSink): number {
-    if (trust && !trustSent.has(trust.key)) {
-      trustSent.add(trust.key);
-      options.caDer = trust.der;
-    }
-    const id = binding.connect(options);
+    const id = binding.connect(withTrust(options, trust));
     sinks.set(id, sink);
     return id;
+  },
+  /** The url/headers of one attempt (or why they could not be had). */
+  config(id: number, attempt: number, options: NativeConnectOptions | null, trust: TrustStore | undefined, error: string): void {
+    binding.config(id, attempt, options ? withTrust(options, trust) : null, error);
+  },
+  decision(id: number, retry: boolean, delayMs: number): void {
+    binding.decision(id, retry, delayMs);
+  },
+  onOpenDone(id: number, attempt: number, error: string): void {
+    binding.onOpenDone(id, attempt, error);
+  },
+  sendPriority(id: number, attempt: number, data: string | Uint8Array, binary: boolean): void {
+    binding.sendPriority(id, attempt, data, binary);
+  },
+  /** The native reconnect classifier (for its tests). */
+  classify(failure: Record<string, unknown>): { action: string; delayMs: number; reason: string } {
+    return binding.classify(failure);
   },
   /** Queued for the end of the current tick: one hand-over for all sends. */
   send(id: number, data: string | Uint8Array, binary: boolean): void {

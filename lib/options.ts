@@ -2,13 +2,67 @@
 // the plain record the native layer takes. Everything is checked here, so
 // nothing invalid reaches lws (whose asserts would abort the process).
 import { rangeError, typeError } from './errors';
+import type { HeartbeatOptions, NativePolicy, QueueOptions, ReconnectOptions } from './policy';
 import { nodeTrustStore, trustStoreOf, type TrustStore } from './trust';
 
 export type LogLevel = 'error' | 'warn' | 'notice' | 'info' | 'debug';
 
+/** What shouldReconnect() is asked about. */
+export interface ReconnectInfo {
+  cause: string;
+  code: number;
+  reason: string;
+  status?: number;
+  /** The attempt this retry would be. */
+  attempt: number;
+  /** What the built-in classifier would do, and why. */
+  action: 'retry' | 'retry-after' | 'refresh-then-retry' | 'give-up';
+  delayMs: number;
+  why: string;
+}
+
+/** Given to onOpen: the new connection, before the backlog is flushed. */
+export interface OpenSession {
+  /** Sends on this connection, ahead of everything queued. */
+  send(data: string | Buffer | ArrayBuffer | ArrayBufferView, options?: { binary?: boolean }): void;
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly reconnected: boolean;
+  /** 'open' for a (re)connection, 'rotate' for a replacement connection. */
+  readonly reason: 'open' | 'rotate';
+}
+
+export type HeadersInput = Record<string, string>;
+export type Dynamic<T> = T | (() => T | Promise<T>);
+
 export interface ConnectOptions {
-  /** Extra request headers for the opening handshake. */
-  headers?: Record<string, string>;
+  /** Extra request headers for the opening handshake; a function is called before every attempt. */
+  headers?: Dynamic<HeadersInput>;
+  /** Reconnect after abnormal losses (default true), with these settings. */
+  reconnect?: boolean | ReconnectOptions;
+  /** Keepalive PINGs and dead-link detection (default on: 30 s / 10 s). */
+  heartbeat?: boolean | HeartbeatOptions;
+  /** Reconnect when no message arrived for this long while open, ms. Default 0 (off). */
+  stallTimeoutMs?: number;
+  /** Replace the connection (make-before-break) after this long, ms. Default 0 (off). */
+  maxConnectionAgeMs?: number;
+  /** Rotate up to this much earlier than maxConnectionAgeMs, percent. Default 10. */
+  maxConnectionAgeJitterPercent?: number;
+  /** The outgoing queue while not open. */
+  queue?: QueueOptions;
+  /** Runs after every (re)connection, before queued messages are flushed. */
+  onOpen?: (session: OpenSession) => void | Promise<void>;
+  /** Overrides the reconnect decision after a failure. */
+  shouldReconnect?: (info: ReconnectInfo) => boolean | { delayMs: number } | Promise<boolean | { delayMs: number }>;
+  /** Key identifying a message, to drop duplicates delivered across a rotation. */
+  dedupeKey?: (data: string | Buffer, isBinary: boolean) => unknown;
+  /** Time allowed to the url and headers functions, ms. Default 10000. */
+  configTimeoutMs?: number;
+  /** The retry section of an lws Secure Streams policy (JSON text or object). */
+  policy?: string | object;
+  /** Connection events kept in stats().log. Default 100. */
+  eventLogSize?: number;
   /** Subprotocols to offer (`Sec-WebSocket-Protocol`). */
   protocols?: string | readonly string[];
   /** `Origin` header value. */
@@ -80,6 +134,7 @@ export interface NativeConnectOptions {
   proxyHost: string;
   proxyPort: number;
   proxyAuth: string;
+  policy?: NativePolicy;
 }
 
 export interface ResolvedOptions {
@@ -103,6 +158,9 @@ const KNOWN = new Set<string>([
   'textAsBuffer', 'handshakeTimeout', 'closeTimeout', 'highWaterMark', 'lowWaterMark',
   'receiveHighWaterMark', 'fragmentSize', 'ca', 'cert', 'key', 'passphrase', 'servername',
   'rejectUnauthorized', 'proxy', 'proxyFromEnv', 'logger',
+  // session options (lib/policy.ts and the client)
+  'reconnect', 'heartbeat', 'stallTimeoutMs', 'maxConnectionAgeMs', 'maxConnectionAgeJitterPercent',
+  'queue', 'onOpen', 'shouldReconnect', 'dedupeKey', 'configTimeoutMs', 'policy', 'eventLogSize',
 ]);
 const MAX_SAFE_BYTES = 2 ** 53 - 1;
 
@@ -236,7 +294,7 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
     const cred = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
     headers.push('Authorization', `Basic ${Buffer.from(cred).toString('base64')}`);
   }
-  parseHeaders(o.headers, headers);
+  if (typeof o.headers !== 'function') parseHeaders(o.headers, headers);
 
   const highWaterMark = int(o.highWaterMark, 'highWaterMark', 1024 * 1024, 1, MAX_SAFE_BYTES);
   const lowWaterMark = int(o.lowWaterMark, 'lowWaterMark', Math.floor(highWaterMark / 4), 0, highWaterMark);

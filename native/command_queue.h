@@ -19,6 +19,7 @@ struct OutMessage {
   size_t headroom = 0;
   size_t sent = 0;  // payload bytes already written
   bool binary = false;
+  double enqueuedAtMs = 0;  // wall clock, for the queue's ttl
   size_t size() const { return storage.size() - headroom; }
   uint8_t* payload() { return storage.data() + headroom; }
 };
@@ -30,7 +31,11 @@ enum class CommandType : uint8_t {
   kTerminate,  // drop without handshake
   kPing,
   kAck,        // JS consumed `bytes` of received data on `id`
-  kResolved,   // resolver thread finished for `id`
+  kResolved,      // resolver thread finished for attempt `generation`
+  kSendPriority,  // onOpen's sends: to attempt `generation`, before the backlog
+  kConfig,        // fresh url/headers (options) for `generation`, or an error (text)
+  kDecision,      // shouldReconnect's answer: code 1 retry; bytes = delay ms + 1 (0: backoff)
+  kOnOpenDone,    // onOpen finished for `generation`; text = error, if it failed
   kShutdown,
 };
 
@@ -39,6 +44,7 @@ struct Command {
   uint32_t id = 0;
   int code = 0;
   uint64_t bytes = 0;
+  uint32_t generation = 0;  // the attempt a command is about
   std::string text;  // close reason, ping payload, resolved address or error
   std::unique_ptr<ConnectOptions> options;
   std::unique_ptr<OutMessage> message;

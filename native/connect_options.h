@@ -30,6 +30,30 @@ struct ProxySettings {
   bool enabled() const { return port != 0; }
 };
 
+// What the persistence engine does between and around connections. Times in
+// ms; 0 disables the feature it controls.
+struct SessionPolicy {
+  bool reconnect = true;
+  std::vector<uint32_t> backoffMs{500, 1000, 2000, 5000, 10000, 30000};
+  uint8_t jitterPercent = 30;     // lws adds 0..jitter% to each delay
+  uint16_t maxAttempts = 0;       // consecutive failed attempts; 0: no limit
+  uint32_t resetAfterMs = 30000;  // uptime after which the try counter resets
+  bool reconnectOnNormalClose = true;
+  uint32_t heartbeatIntervalMs = 30000;
+  uint32_t heartbeatTimeoutMs = 10000;
+  bool pongOnly = false;          // only PONGs prove life (not any frame)
+  uint32_t stallTimeoutMs = 0;
+  uint32_t maxAgeMs = 0;
+  uint8_t maxAgeJitterPercent = 10;
+  uint32_t queueMaxMessages = 1000;
+  uint64_t queueMaxBytes = 16ull << 20;
+  uint32_t queueTtlMs = 0;
+  uint8_t overflow = 0;           // 0 reject (enforced by the façade), 1 drop-oldest, 2 drop-newest
+  bool hookConfig = false;        // ask JS for url/headers before each attempt
+  bool hookDecide = false;        // ask JS (shouldReconnect) after each failure
+  bool hookOnOpen = false;        // run JS onOpen before flushing the backlog
+};
+
 struct ConnectOptions {
   std::string host;        // URL hostname, IPv6 without brackets
   uint16_t port = 0;
@@ -49,6 +73,7 @@ struct ConnectOptions {
   uint32_t handshakeTimeoutMs = 30000;
   TlsSettings tls;
   ProxySettings proxy;
+  SessionPolicy policy;
 };
 
 }  // namespace nlws

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "log_sink.h"
+#include "policy.h"
+#include "session.h"
 
 namespace nlws {
 
@@ -155,7 +157,8 @@ napi_value Environment::Init(napi_env env, napi_value exports) {
       {"init", InitEvents},     {"connect", Connect},       {"sendBatch", SendBatch},
       {"close", Close},         {"terminate", Terminate},   {"ping", Ping},
       {"setRef", SetRef},       {"setLogLevel", SetLogLevel}, {"shutdown", Shutdown},
-      {"constants", Constants},
+      {"constants", Constants}, {"config", Config},             {"decision", Decision},
+      {"onOpenDone", OnOpenDone}, {"sendPriority", SendPriority}, {"classify", ClassifyForTest},
   };
   std::vector<napi_property_descriptor> props;
   for (auto& m : methods)
@@ -285,15 +288,8 @@ void Environment::Deliver(napi_env env, napi_value fn) {
   events_.FinishDelivery();
 }
 
-napi_value Environment::Connect(napi_env env, napi_callback_info info) {
-  Args a;
-  Environment* self;
-  napi_value result = nullptr;
-  if (!GetArgs(env, info, a, &self) || self->torn_down_ || TypeOf(env, a.argv[0]) != napi_object) {
-    napi_create_int32(env, -1, &result);
-    return result;
-  }
-  napi_value o = a.argv[0];
+// The record lib/options.ts builds (NativeConnectOptions); already valid.
+static std::unique_ptr<ConnectOptions> ParseConnectOptions(napi_env env, napi_value o) {
   auto opts = std::make_unique<ConnectOptions>();
   opts->host = StringProp(env, o, "host");
   opts->port = static_cast<uint16_t>(Number(env, Prop(env, o, "port"), 80));
@@ -337,14 +333,143 @@ napi_value Environment::Connect(napi_env env, napi_callback_info info) {
   opts->proxy.port = static_cast<uint16_t>(Number(env, Prop(env, o, "proxyPort"), 0));
   opts->proxy.auth = StringProp(env, o, "proxyAuth");
 
+  napi_value pol = Prop(env, o, "policy");
+  if (TypeOf(env, pol) == napi_object) {
+    SessionPolicy& p = opts->policy;
+    p.reconnect = Bool(env, Prop(env, pol, "reconnect"), p.reconnect);
+    napi_value table = Prop(env, pol, "backoffMs");
+    if (table && napi_get_array_length(env, table, &len) == napi_ok && len > 0) {
+      p.backoffMs.clear();
+      for (uint32_t i = 0; i < len; i++) {
+        napi_value v;
+        if (napi_get_element(env, table, i, &v) == napi_ok) p.backoffMs.push_back(static_cast<uint32_t>(Number(env, v, 1000)));
+      }
+    }
+    auto u32 = [&](const char* name, double dflt) { return static_cast<uint32_t>(Number(env, Prop(env, pol, name), dflt)); };
+    p.jitterPercent = static_cast<uint8_t>(u32("jitterPercent", p.jitterPercent));
+    p.maxAttempts = static_cast<uint16_t>(u32("maxAttempts", p.maxAttempts));
+    p.resetAfterMs = u32("resetAfterMs", p.resetAfterMs);
+    p.reconnectOnNormalClose = Bool(env, Prop(env, pol, "reconnectOnNormalClose"), p.reconnectOnNormalClose);
+    p.heartbeatIntervalMs = u32("heartbeatIntervalMs", p.heartbeatIntervalMs);
+    p.heartbeatTimeoutMs = u32("heartbeatTimeoutMs", p.heartbeatTimeoutMs);
+    p.pongOnly = Bool(env, Prop(env, pol, "pongOnly"), p.pongOnly);
+    p.stallTimeoutMs = u32("stallTimeoutMs", p.stallTimeoutMs);
+    p.maxAgeMs = u32("maxAgeMs", p.maxAgeMs);
+    p.maxAgeJitterPercent = static_cast<uint8_t>(u32("maxAgeJitterPercent", p.maxAgeJitterPercent));
+    p.queueMaxMessages = u32("queueMaxMessages", p.queueMaxMessages);
+    p.queueMaxBytes = static_cast<uint64_t>(Number(env, Prop(env, pol, "queueMaxBytes"), static_cast<double>(p.queueMaxBytes)));
+    p.queueTtlMs = u32("queueTtlMs", p.queueTtlMs);
+    p.overflow = static_cast<uint8_t>(u32("overflow", p.overflow));
+    p.hookConfig = Bool(env, Prop(env, pol, "hookConfig"), false);
+    p.hookDecide = Bool(env, Prop(env, pol, "hookDecide"), false);
+    p.hookOnOpen = Bool(env, Prop(env, pol, "hookOnOpen"), false);
+  }
+  return opts;
+}
+
+napi_value Environment::Connect(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  napi_value result = nullptr;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_ || TypeOf(env, a.argv[0]) != napi_object) {
+    napi_create_int32(env, -1, &result);
+    return result;
+  }
   uint32_t id = self->next_id_++;
   Command c;
   c.type = CommandType::kConnect;
   c.id = id;
-  c.options = std::move(opts);
+  c.options = ParseConnectOptions(env, a.argv[0]);
   self->service_.Post(std::move(c));
   napi_create_uint32(env, id, &result);
   return result;
+}
+
+// config(id, attempt, options | null, error): the url/headers functions'
+// result for one attempt.
+napi_value Environment::Config(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_) return Undefined(env);
+  Command c;
+  c.type = CommandType::kConfig;
+  c.id = Id(env, a.argv[0]);
+  c.generation = Id(env, a.argv[1]);
+  if (TypeOf(env, a.argv[2]) == napi_object) c.options = ParseConnectOptions(env, a.argv[2]);
+  String(env, a.argv[3], &c.text);
+  self->service_.Post(std::move(c));
+  return Undefined(env);
+}
+
+// decision(id, retry, delayMs): shouldReconnect's answer (delayMs < 0: backoff).
+napi_value Environment::Decision(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_) return Undefined(env);
+  Command c;
+  c.type = CommandType::kDecision;
+  c.id = Id(env, a.argv[0]);
+  c.code = Bool(env, a.argv[1], false) ? 1 : 0;
+  double delay = Number(env, a.argv[2], -1);
+  c.bytes = delay >= 0 ? static_cast<uint64_t>(delay) + 1 : 0;
+  self->service_.Post(std::move(c));
+  return Undefined(env);
+}
+
+// onOpenDone(id, attempt, error): onOpen finished ('' when it succeeded).
+napi_value Environment::OnOpenDone(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_) return Undefined(env);
+  Command c;
+  c.type = CommandType::kOnOpenDone;
+  c.id = Id(env, a.argv[0]);
+  c.generation = Id(env, a.argv[1]);
+  String(env, a.argv[2], &c.text);
+  self->service_.Post(std::move(c));
+  return Undefined(env);
+}
+
+// sendPriority(id, attempt, data, binary): onOpen's sends, ahead of the backlog.
+napi_value Environment::SendPriority(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_) return Undefined(env);
+  Command c;
+  c.type = CommandType::kSendPriority;
+  c.id = Id(env, a.argv[0]);
+  c.generation = Id(env, a.argv[1]);
+  c.message = CopyMessage(env, a.argv[2], Bool(env, a.argv[3], false));
+  if (c.message) self->service_.Post(std::move(c));
+  return Undefined(env);
+}
+
+// classify(failure): the reconnect policy, for its unit tests.
+napi_value Environment::ClassifyForTest(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || TypeOf(env, a.argv[0]) != napi_object) return Undefined(env);
+  napi_value o = a.argv[0];
+  Failure f;
+  std::string cause = StringProp(env, o, "cause");
+  for (int i = 0; i <= static_cast<int>(Cause::kUser); i++) {
+    if (cause == CauseName(static_cast<Cause>(i))) f.cause = static_cast<Cause>(i);
+  }
+  f.status = static_cast<int>(Number(env, Prop(env, o, "status"), 0));
+  f.closeCode = static_cast<int>(Number(env, Prop(env, o, "code"), 0));
+  f.retryAfter = StringProp(env, o, "retryAfter");
+  f.refreshedOnce = Bool(env, Prop(env, o, "refreshedOnce"), false);
+  f.reconnectOnNormalClose = Bool(env, Prop(env, o, "reconnectOnNormalClose"), true);
+  f.nowMs = static_cast<int64_t>(Number(env, Prop(env, o, "nowMs"), WallMs()));
+  nlws::Decision d = Classify(f);
+  napi_value r, v;
+  if (napi_create_object(env, &r) != napi_ok) return nullptr;
+  if (napi_create_string_utf8(env, ActionName(d.action), NAPI_AUTO_LENGTH, &v) == napi_ok)
+    napi_set_named_property(env, r, "action", v);
+  if (napi_create_double(env, static_cast<double>(d.delayMs), &v) == napi_ok) napi_set_named_property(env, r, "delayMs", v);
+  if (napi_create_string_utf8(env, d.reason.c_str(), NAPI_AUTO_LENGTH, &v) == napi_ok)
+    napi_set_named_property(env, r, "reason", v);
+  return r;
 }
 
 // sendBatch([id, data, binary, id, data, binary, ...]): every send() of one

@@ -44,6 +44,11 @@ class Environment {
   static napi_value SetLogLevel(napi_env env, napi_callback_info info);
   static napi_value Shutdown(napi_env env, napi_callback_info info);
   static napi_value Constants(napi_env env, napi_callback_info info);
+  static napi_value Config(napi_env env, napi_callback_info info);
+  static napi_value Decision(napi_env env, napi_callback_info info);
+  static napi_value OnOpenDone(napi_env env, napi_callback_info info);
+  static napi_value SendPriority(napi_env env, napi_callback_info info);
+  static napi_value ClassifyForTest(napi_env env, napi_callback_info info);
 
   void Deliver(napi_env env, napi_value fn);
   void Teardown();

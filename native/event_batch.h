@@ -24,6 +24,19 @@ enum class EventType : uint8_t {
   kPong = 6,    // payload: pong bytes
   kSent = 7,    // value: payload bytes written to the socket
   kLog = 8,     // value: lws log level; payload: the line
+  // The persistence engine (session events). JSON payloads carry `at`, the
+  // service thread's wall clock in ms, so timings hold while JS is blocked.
+  kState = 9,         // value: SessionState
+  kDisconnect = 10,   // payload: JSON {cause, code, reason, uptimeMs, at}
+  kReconnecting = 11, // payload: JSON {attempt, delayMs, cause, at}
+  kGiveUp = 12,       // payload: JSON {cause, reason, code, at}
+  kStall = 13,        // payload: JSON {idleMs, at}
+  kRotate = 14,       // payload: JSON {phase: start|switch|failed, at}
+  kDrop = 15,         // value: reason*2 + binary (0 overflow, 1 expired, 2 closed); payload: message
+  kNeedConfig = 16,   // value: attempt; JS answers with config()
+  kDecide = 17,       // payload: JSON failure and proposed decision; JS answers decision()
+  kOnOpen = 18,       // value: attempt; JS runs onOpen, answers onOpenDone()
+  kGap = 19,          // payload: JSON {from, to}
 };
 
 // Index layout, one row of doubles per event.
@@ -50,8 +63,9 @@ class EventBatch {
     Add(type, id, value, s.data(), s.size());
   }
   void AddOwned(EventType type, uint32_t id, double value, std::vector<uint8_t>&& bytes);
-  // Adds to the last event when it is a kSent of the same connection.
-  void AddSent(uint32_t id, double bytes);
+  // Adds to the last event when it is a kSent of the same connection. The
+  // row's offset field counts messages completed.
+  void AddSent(uint32_t id, double bytes, double messages);
   // Publishes the private batch; schedules a JS call when none is pending.
   void Flush();
 

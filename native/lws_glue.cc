@@ -2,41 +2,47 @@
 
 #include <openssl/x509.h>
 
+#include <cmath>
 #include <cstdlib>
-#include <cstdio>
 #include <cstring>
 
 #include "event_batch.h"
 #include "json.h"
 #include "resolver.h"
 #include "service_thread.h"
+#include "session.h"
 
 namespace nlws {
 
 namespace {
 
 constexpr const char* kProtocolName = "nlws-client";
+// Heartbeat PINGs carry this tag and the send time, so the PONG gives the RTT.
+constexpr char kHeartbeatTag[4] = {'n', 'l', 'h', 'b'};
+constexpr size_t kHeartbeatLen = sizeof(kHeartbeatTag) + sizeof(double);
 
 Connection* ConnOf(struct lws* wsi) {
   return wsi ? static_cast<Connection*>(lws_get_opaque_user_data(wsi)) : nullptr;
 }
 
-void Emit(Connection& c, EventType type, double value, const std::string& payload) {
-  c.service.events().Add(type, c.id, value, payload);
-}
-
-// Reports the end of the connection (once) and frees it. `c` is gone after.
-void Finish(Connection& c, int code, const std::string& reason) {
+// Reports the end of the attempt (once) to its session, which frees it
+// after the current service iteration.
+void End(Connection& c, Cause cause, int code, const std::string& reason) {
   if (c.phase == Connection::Phase::kDone) return;
   c.phase = Connection::Phase::kDone;
-  if (!c.errorJson.empty()) Emit(c, EventType::kError, 0, c.errorJson);
-  std::string j = "{\"code\":" + std::to_string(code) + ",\"reason\":";
-  AppendJsonString(j, reason);
-  j += "}";
-  Emit(c, EventType::kClose, code, j);
+  lws_sul_cancel(&c.closeTimer.sul);
+  lws_sul_cancel(&c.handshakeTimer.sul);
+  lws_sul_cancel(&c.heartbeatTimer.sul);
   if (c.wsi) lws_set_opaque_user_data(c.wsi, nullptr);
   c.wsi = nullptr;
-  c.service.Forget(c.id);
+  AttemptEnd end;
+  end.cause = cause;
+  end.code = code;
+  end.reason = reason;
+  end.errorJson = std::move(c.errorJson);
+  end.status = c.httpStatus;
+  end.retryAfter = c.retryAfter;
+  c.session.AttemptEnded(c, std::move(end));
 }
 
 void Fail(Connection& c, const char* code, const std::string& message, int status = 0,
@@ -44,9 +50,10 @@ void Fail(Connection& c, const char* code, const std::string& message, int statu
   if (c.errorJson.empty()) c.errorJson = ErrorJson(code, message, status, headers);
 }
 
-void StartTimer(Connection& c, ConnectionTimer& t, uint32_t ms, sul_cb_t cb) {
+void StartTimer(Connection& c, ConnectionTimer& t, double ms, sul_cb_t cb) {
   t.owner = &c;
-  lws_sul_schedule(c.service.context(), 0, &t.sul, cb, static_cast<lws_usec_t>(ms) * LWS_US_PER_MS);
+  if (ms < 0) ms = 0;
+  lws_sul_schedule(c.service.context(), 0, &t.sul, cb, static_cast<lws_usec_t>(ms * LWS_US_PER_MS));
 }
 
 // Drops the connection without a closing handshake. lws may replace the
@@ -67,11 +74,48 @@ void OnHandshakeTimeout(lws_sorted_usec_list_t* sul) {
   if (c->phase != Connection::Phase::kConnecting && c->phase != Connection::Phase::kResolving) return;
   Fail(*c, "ETIMEDOUT", "opening handshake timed out after " +
                             std::to_string(c->opts->handshakeTimeoutMs) + " ms");
+  c->killCause = Cause::kTimeout;
   if (c->wsi) {
     Kill(*c);
   } else {
-    Finish(*c, 1006, "");
+    End(*c, Cause::kTimeout, 1006, "");
   }
+}
+
+// Keepalive (RFC 6455 5.5.2): after intervalMs without proof of life, PING;
+// no proof of life within timeoutMs of it: the link is dead. lws's own
+// validity timer (the session's idle policy) backs this up at 1 s granularity.
+void OnHeartbeat(lws_sorted_usec_list_t* sul) {
+  Connection* c = reinterpret_cast<ConnectionTimer*>(sul)->owner;
+  if (c->phase != Connection::Phase::kOpen || c->killed) return;
+  const SessionPolicy& p = c->opts->policy;
+  double now = WallMs();
+  if (c->pingSentMs > 0) {
+    if (c->lastLifeMs >= c->pingSentMs) {
+      c->pingSentMs = 0;
+    } else if (now - c->pingSentMs >= p.heartbeatTimeoutMs) {
+      Fail(*c, "ERR_HEARTBEAT_TIMEOUT", "no answer to a ping within " + std::to_string(p.heartbeatTimeoutMs) + " ms");
+      ConnectionKill(*c, Cause::kHeartbeat, false);
+      return;
+    } else {
+      StartTimer(*c, c->heartbeatTimer, c->pingSentMs + p.heartbeatTimeoutMs - now, OnHeartbeat);
+      return;
+    }
+  }
+  double idle = now - c->lastLifeMs;
+  if (idle >= p.heartbeatIntervalMs) {
+    c->heartbeatPing = true;
+    c->pingSentMs = now;
+    if (c->wsi) lws_callback_on_writable(c->wsi);
+    StartTimer(*c, c->heartbeatTimer, p.heartbeatTimeoutMs, OnHeartbeat);
+  } else {
+    StartTimer(*c, c->heartbeatTimer, p.heartbeatIntervalMs - idle, OnHeartbeat);
+  }
+}
+
+void ProofOfLife(Connection& c, struct lws* wsi) {
+  c.lastLifeMs = WallMs();
+  if (!c.opts->policy.pongOnly) lws_validity_confirmed(wsi);
 }
 
 // HTTP response headers as a JSON object (lower-case names).
@@ -135,6 +179,7 @@ std::string CopyToken(struct lws* wsi, enum lws_token_indexes t) {
   return s;
 }
 
+
 // OpenSSL verification errors, named as Node names them.
 const char* TlsErrorCode(int x509) {
   switch (x509) {
@@ -157,6 +202,7 @@ const char* TlsErrorCode(int x509) {
   }
 }
 
+
 // Turns lws's connection-error text into a code users can branch on.
 void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws* wsi) {
   std::string msg = in ? std::string(in, len) : std::string("connection failed");
@@ -170,40 +216,51 @@ void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws*
   if (x509 != 0) {
     Fail(c, TlsErrorCode(x509), std::string("certificate verification failed: ") +
                                     X509_verify_cert_error_string(x509));
+    c.cause = Cause::kTls;
     return;
   }
   if (status >= 100 && status != 101) {
     Fail(c, "ERR_UNEXPECTED_RESPONSE", "Unexpected server response: " + std::to_string(status),
          static_cast<int>(status), wsi ? HeadersJson(wsi) : "");
+    c.cause = Cause::kHttp;
+    c.httpStatus = static_cast<int>(status);
+    if (wsi) c.retryAfter = CopyToken(wsi, WSI_TOKEN_HTTP_RETRY_AFTER);
     return;
   }
   const char* code = "ECONNRESET";
+  c.cause = Cause::kNetwork;
   if (msg.find("refused") != std::string::npos || msg.find("connect failed") != std::string::npos ||
       msg.find("conn fail") != std::string::npos) {
     code = "ECONNREFUSED";
+    c.cause = Cause::kRefused;
   } else if (msg.find("proxy") != std::string::npos) {
     // lws reports a refused CONNECT as "http_proxy -> <status>".
     const char* arrow = strstr(msg.c_str(), "-> ");
     Fail(c, "ERR_PROXY", "proxy: " + msg, arrow ? atoi(arrow + 3) : 0);
+    c.cause = Cause::kNetwork;
     return;
   } else if (msg.find("tls") != std::string::npos || msg.find("ssl") != std::string::npos ||
              msg.find("SSL") != std::string::npos) {
     code = "ERR_TLS";
+    c.cause = Cause::kTls;
   } else if (msg.find("HS:") != std::string::npos || msg.find("hs:") != std::string::npos ||
              msg.find("ACCEPT") != std::string::npos || msg.find("accept") != std::string::npos) {
     code = "ERR_HANDSHAKE";
+    c.cause = Cause::kHandshake;
   } else if (msg.find("timeout") != std::string::npos || msg.find("timed out") != std::string::npos) {
     code = "ETIMEDOUT";
+    c.cause = Cause::kTimeout;
   }
   Fail(c, code, msg);
 }
+
 
 void StartLwsConnect(Connection& c) {
   const ConnectOptions& o = *c.opts;
   struct lws_vhost* vh = c.service.VhostFor(c);
   if (!vh) {
     Fail(c, "ERR_TLS_CONFIG", "could not set up TLS for this connection (bad ca, cert or key?)");
-    Finish(c, 1006, "");
+    End(c, Cause::kTls, 1006, "");
     return;
   }
   struct lws_client_connect_info i;
@@ -220,6 +277,7 @@ void StartLwsConnect(Connection& c) {
   i.local_protocol_name = kProtocolName;
   i.opaque_user_data = &c;
   i.pwsi = &c.wsi;
+  if (o.policy.heartbeatIntervalMs) i.retry_and_idle_policy = &c.session.idlePolicy;
   int flags = 0;
   if (o.secure) {
     flags |= LCCSCF_USE_SSL;
@@ -235,13 +293,8 @@ void StartLwsConnect(Connection& c) {
     if (c.phase == Connection::Phase::kDone) return;
     c.wsi = nullptr;
     Fail(c, "ECONNREFUSED", "could not start the connection to " + c.address);
-    Finish(c, 1006, "");
+    End(c, Cause::kRefused, 1006, "");
   }
-}
-
-void RequestWritable(Connection& c) {
-  if (c.wsi && (c.phase == Connection::Phase::kOpen || c.phase == Connection::Phase::kClosing))
-    lws_callback_on_writable(c.wsi);
 }
 
 // Codes a Close frame may carry (RFC 6455 7.4.1, 7.4.2).
@@ -259,6 +312,7 @@ int FailOpenConnection(Connection& c, struct lws* wsi, int code, const char* err
   c.closeCode = code;
   c.closeReason.clear();
   c.closeSent = true;
+  c.killCause = Cause::kProtocol;
   lws_close_reason(wsi, static_cast<enum lws_close_status>(code), nullptr, 0);
   StartTimer(c, c.closeTimer, c.opts->closeTimeoutMs, OnCloseTimeout);
   return -1;
@@ -266,6 +320,7 @@ int FailOpenConnection(Connection& c, struct lws* wsi, int code, const char* err
 
 int OnReceive(Connection& c, struct lws* wsi, const uint8_t* in, size_t len) {
   if (c.phase != Connection::Phase::kOpen && c.phase != Connection::Phase::kClosing) return 0;
+  ProofOfLife(c, wsi);
   bool first = lws_is_first_fragment(wsi);
   bool final = lws_is_final_fragment(wsi);
   if (first) {
@@ -283,53 +338,69 @@ int OnReceive(Connection& c, struct lws* wsi, const uint8_t* in, size_t len) {
     return FailOpenConnection(c, wsi, 1007, "ERR_INVALID_UTF8", "text message is not valid UTF-8");
   EventType type = c.rxBinary ? EventType::kBinary : EventType::kText;
   if (first && final) {
-    c.service.events().Add(type, c.id, 0, in, len);
+    c.session.AttemptMessage(c, type, in, len);
   } else {
     c.rx.insert(c.rx.end(), in, in + len);
     if (!final) return 0;
-    if (c.rx.size() >= EventBatch::kOwnChunkThreshold) {
-      c.service.events().AddOwned(type, c.id, 0, std::move(c.rx));
-      c.rx = std::vector<uint8_t>();
-    } else {
-      c.service.events().Add(type, c.id, 0, c.rx.data(), c.rx.size());
-      c.rx.clear();
-    }
+    c.session.AttemptMessageOwned(c, type, std::move(c.rx));
+    c.rx = std::vector<uint8_t>();
   }
   // Account the whole message: JS acknowledges messages, not chunks.
-  c.rxUnacked += c.rxSize;
-  if (!c.rxPaused && c.rxUnacked > c.opts->rxHighWater) {
-    c.rxPaused = true;
-    lws_rx_flow_control(wsi, 0);
-  }
+  c.session.RxAdded(c, c.rxSize);
   return 0;
+}
+
+int WritePing(struct lws* wsi, const void* payload, size_t len) {
+  uint8_t buf[LWS_PRE + 125];
+  if (len > 125) len = 125;
+  memcpy(buf + LWS_PRE, payload, len);
+  return lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_PING);
 }
 
 int OnWritable(Connection& c, struct lws* wsi) {
   if (c.phase != Connection::Phase::kOpen && c.phase != Connection::Phase::kClosing) return 0;
-  if (c.pingPending) {
-    c.pingPending = false;
-    std::vector<uint8_t> buf(LWS_PRE + c.pingPayload.size());
-    memcpy(buf.data() + LWS_PRE, c.pingPayload.data(), c.pingPayload.size());
-    if (lws_write(wsi, buf.data() + LWS_PRE, c.pingPayload.size(), LWS_WRITE_PING) < 0) return -1;
-    if (!c.out.empty() || c.closeRequested) lws_callback_on_writable(wsi);
+  if (c.heartbeatPing) {
+    c.heartbeatPing = false;
+    uint8_t hb[kHeartbeatLen];
+    memcpy(hb, kHeartbeatTag, sizeof kHeartbeatTag);
+    double sent = c.pingSentMs;
+    memcpy(hb + sizeof kHeartbeatTag, &sent, sizeof sent);
+    if (WritePing(wsi, hb, sizeof hb) < 0) return -1;
+    lws_callback_on_writable(wsi);  // there may be more to write
     return 0;
   }
-  if (!c.out.empty()) {
-    OutMessage& m = *c.out.front();
-    size_t remaining = m.size() - m.sent;
-    size_t n = remaining < c.opts->fragmentSize ? remaining : c.opts->fragmentSize;
-    bool start = m.sent == 0;
-    bool end = m.sent + n == m.size();
-    int flags = lws_write_ws_flags(m.binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, start, end);
-    // The payload sits after LWS_PRE bytes of headroom (or of payload already
-    // sent), which lws uses for the frame header; it masks the payload in place.
-    int w = lws_write(wsi, m.payload() + m.sent, n, static_cast<enum lws_write_protocol>(flags));
-    if (w < 0) return -1;
-    m.sent += n;
-    c.service.events().AddSent(c.id, static_cast<double>(n));
-    if (end) c.out.pop_front();
-    if (!c.out.empty() || c.closeRequested) lws_callback_on_writable(wsi);
+  if (c.pingPending) {
+    c.pingPending = false;
+    if (WritePing(wsi, c.pingPayload.data(), c.pingPayload.size()) < 0) return -1;
+    lws_callback_on_writable(wsi);
     return 0;
+  }
+  if (!c.closeRequested || !c.closeSent) {
+    if (OutMessage* m = c.session.NextToWrite(c)) {
+      size_t remaining = m->size() - m->sent;
+      size_t n = remaining < c.opts->fragmentSize ? remaining : c.opts->fragmentSize;
+      bool start = m->sent == 0;
+      bool end = m->sent + n == m->size();
+      int flags = lws_write_ws_flags(m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, start, end);
+      uint8_t* p;
+      if (start && end) {
+        // One frame: lws writes the header into the headroom and masks the
+        // payload in place; the message is done with after this write.
+        p = m->payload();
+      } else {
+        // A fragment: copy it, so the message stays intact for a resend if
+        // this connection dies before its last fragment.
+        c.scratch.resize(LWS_PRE + n);
+        memcpy(c.scratch.data() + LWS_PRE, m->payload() + m->sent, n);
+        p = c.scratch.data() + LWS_PRE;
+      }
+      int w = lws_write(wsi, p, n, static_cast<enum lws_write_protocol>(flags));
+      if (w < 0) return -1;
+      m->sent += n;
+      c.session.Written(c, m, n, end);
+      lws_callback_on_writable(wsi);
+      return 0;
+    }
   }
   if (c.closeRequested && !c.closeSent) {
     c.closeSent = true;
@@ -388,6 +459,7 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
                                         reinterpret_cast<const unsigned char*>(h.second.data()),
                                         static_cast<int>(h.second.size()), p, end)) {
           Fail(*c, "ERR_HEADERS_TOO_LARGE", "the request headers do not fit the handshake buffer");
+          c->killCause = Cause::kConfig;
           return -1;
         }
       }
@@ -398,22 +470,27 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
       AppendJsonString(j, CopyToken(wsi, WSI_TOKEN_PROTOCOL));
       j += ",\"extensions\":";
       AppendJsonString(j, CopyToken(wsi, WSI_TOKEN_EXTENSIONS));
-      j += ",\"headers\":" + HeadersJson(wsi) + "}";
-      c->openInfo = std::move(j);
+      j += ",\"headers\":" + HeadersJson(wsi);
+      c->openInfo = std::move(j);  // the session completes the object
       return 0;
     }
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+    case LWS_CALLBACK_CLIENT_ESTABLISHED: {
       lws_sul_cancel(&c->handshakeTimer.sul);
       c->phase = Connection::Phase::kOpen;
-      Emit(*c, EventType::kOpen, 0, c->openInfo.empty() ? "{}" : c->openInfo);
-      c->openInfo.clear();
-      if (!c->out.empty() || c->closeRequested || c->pingPending) lws_callback_on_writable(wsi);
+      c->lastLifeMs = WallMs();
+      const SessionPolicy& p = c->opts->policy;
+      if (p.heartbeatIntervalMs) StartTimer(*c, c->heartbeatTimer, p.heartbeatIntervalMs, OnHeartbeat);
+      c->session.AttemptOpened(*c);
+      if (c->phase == Connection::Phase::kOpen) lws_callback_on_writable(wsi);
       return 0;
+    }
     case LWS_CALLBACK_CLIENT_RECEIVE:
       return OnReceive(*c, wsi, static_cast<const uint8_t*>(in), len);
-    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-      c->service.events().Add(EventType::kPong, c->id, 0, in, len);
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG: {
+      c->lastLifeMs = WallMs();  // lws confirms validity for PONGs itself
+      c->session.AttemptPong(*c, static_cast<const uint8_t*>(in), len);
       return 0;
+    }
     case LWS_CALLBACK_CLIENT_WRITEABLE:
       return OnWritable(*c, wsi);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
@@ -442,28 +519,30 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
     }
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
       lws_sul_cancel(&c->handshakeTimer.sul);
-      if (!c->aborted) ClassifyConnectError(*c, static_cast<const char*>(in), in ? strlen(static_cast<const char*>(in)) : 0, wsi);
-      Finish(*c, 1006, "");
-      return 0;
-    case LWS_CALLBACK_CLIENT_CLOSED: {
-      lws_sul_cancel(&c->handshakeTimer.sul);
-      lws_sul_cancel(&c->closeTimer.sul);
-      if (c->peerClosed) {
-        Finish(*c, c->peerCode, c->peerReason);
-      } else if (c->closeSent && !c->aborted) {
-        std::string reason = c->closeReason;
-        Finish(*c, c->closeCode, reason);
+      if (c->killed) {
+        End(*c, c->killCause, 1006, "");
       } else {
-        Finish(*c, 1006, "");
+        ClassifyConnectError(*c, static_cast<const char*>(in), in ? strlen(static_cast<const char*>(in)) : 0, wsi);
+        End(*c, c->cause, 1006, "");
       }
       return 0;
-    }
+    case LWS_CALLBACK_CLIENT_CLOSED:
+      if (c->peerClosed) {
+        End(*c, Cause::kClose, c->peerCode, c->peerReason);
+      } else if (c->closeSent && c->killCause == Cause::kProtocol) {
+        End(*c, Cause::kProtocol, c->closeCode, "");
+      } else if (c->closeSent && c->closeRequested) {
+        End(*c, Cause::kUser, c->closeCode, c->closeReason);
+      } else {
+        End(*c, c->killed ? c->killCause : Cause::kNetwork, 1006, "");
+      }
+      return 0;
     case LWS_CALLBACK_WSI_DESTROY:
-      // Last callback for this wsi. A connection still attached never got
+      // Last callback for this wsi. An attempt still attached never got
       // CLOSED or CONNECTION_ERROR: report it as dropped.
       c->wsi = nullptr;
       lws_set_opaque_user_data(wsi, nullptr);
-      Finish(*c, 1006, "");
+      End(*c, c->killed ? c->killCause : Cause::kNetwork, 1006, "");
       return 0;
     default:
       return 0;
@@ -508,13 +587,20 @@ std::string ErrorJson(const char* code, const std::string& message, int status,
   return j;
 }
 
-Connection::Connection(ServiceThread& s, uint32_t i, std::unique_ptr<ConnectOptions> o)
-    : service(s), id(i), opts(std::move(o)) {}
+bool IsHeartbeatPong(const uint8_t* data, size_t len, double* sentMs) {
+  if (len != kHeartbeatLen || memcmp(data, kHeartbeatTag, sizeof kHeartbeatTag) != 0) return false;
+  memcpy(sentMs, data + sizeof kHeartbeatTag, sizeof *sentMs);
+  return true;
+}
+
+Connection::Connection(Session& s, uint32_t g, std::shared_ptr<const ConnectOptions> o)
+    : session(s), service(s.service), generation(g), opts(std::move(o)) {}
 
 Connection::~Connection() {
   if (!contextGone) {
     lws_sul_cancel(&closeTimer.sul);
     lws_sul_cancel(&handshakeTimer.sul);
+    lws_sul_cancel(&heartbeatTimer.sul);
   }
 }
 
@@ -532,17 +618,19 @@ void ConnectionStart(Connection& c) {
   StartTimer(c, c.handshakeTimer, o.handshakeTimeoutMs, OnHandshakeTimeout);
   // The address to resolve: the proxy's when proxied (it resolves the target).
   const std::string& target = o.proxy.enabled() ? o.proxy.host : o.host;
+  c.phase = Connection::Phase::kResolving;
   if (IsNumericHost(target)) {
     ConnectionResolved(c, target, "");
     return;
   }
-  c.phase = Connection::Phase::kResolving;
   std::shared_ptr<Mailbox> mailbox = c.service.mailbox();
-  uint32_t id = c.id;
-  ResolveAsync(target, false, [mailbox, id](std::string address, std::string error) {
+  uint32_t id = c.session.id;
+  uint32_t generation = c.generation;
+  ResolveAsync(target, false, [mailbox, id, generation](std::string address, std::string error) {
     Command cmd;
     cmd.type = CommandType::kResolved;
     cmd.id = id;
+    cmd.generation = generation;
     if (error.empty()) {
       cmd.text = std::move(address);
     } else {
@@ -558,7 +646,7 @@ void ConnectionResolved(Connection& c, const std::string& address, const std::st
   if (!error.empty()) {
     const std::string& target = c.opts->proxy.enabled() ? c.opts->proxy.host : c.opts->host;
     Fail(c, error.c_str(), "could not resolve " + target + " (" + error + ")");
-    Finish(c, 1006, "");
+    End(c, Cause::kDns, 1006, "");
     return;
   }
   if (c.opts->proxy.enabled()) {
@@ -569,50 +657,61 @@ void ConnectionResolved(Connection& c, const std::string& address, const std::st
   StartLwsConnect(c);
 }
 
-void ConnectionSend(Connection& c, std::unique_ptr<OutMessage> m) {
-  if (c.closeRequested || c.phase == Connection::Phase::kDone) return;
-  c.out.push_back(std::move(m));
-  if (c.out.size() == 1) RequestWritable(c);
+void ConnectionFailEarly(Connection& c, Cause cause, const char* code, const std::string& message) {
+  Fail(c, code, message);
+  End(c, cause, 1006, "");
+}
+
+void ConnectionWantWrite(Connection& c) {
+  if (c.wsi && (c.phase == Connection::Phase::kOpen || c.phase == Connection::Phase::kClosing))
+    lws_callback_on_writable(c.wsi);
 }
 
 void ConnectionClose(Connection& c, int code, const std::string& reason) {
-  if (c.closeRequested) return;
-  if (c.phase == Connection::Phase::kResolving || c.phase == Connection::Phase::kConnecting) {
-    ConnectionTerminate(c);
+  if (c.closeRequested || c.phase == Connection::Phase::kDone) return;
+  if (c.phase != Connection::Phase::kOpen) {
+    ConnectionKill(c, Cause::kUser, true);
     return;
   }
   c.closeRequested = true;
   c.closeCode = code;
   c.closeReason = reason;
-  RequestWritable(c);
+  ConnectionWantWrite(c);
 }
 
-void ConnectionTerminate(Connection& c) {
-  c.aborted = true;
+void ConnectionKill(Connection& c, Cause cause, bool quiet) {
+  if (c.phase == Connection::Phase::kDone) return;
+  c.killCause = cause;
+  if (quiet) c.errorJson.clear();
   if (c.wsi) {
     Kill(c);
   } else {
-    Finish(c, 1006, "");
+    End(c, cause, 1006, "");
   }
 }
 
 void ConnectionPing(Connection& c, const std::string& payload) {
   c.pingPayload = payload;
   c.pingPending = true;
-  RequestWritable(c);
+  ConnectionWantWrite(c);
 }
 
-void ConnectionAck(Connection& c, uint64_t bytes) {
-  c.rxUnacked = bytes > c.rxUnacked ? 0 : c.rxUnacked - bytes;
-  if (c.rxPaused && c.rxUnacked <= c.opts->rxHighWater / 2 && c.wsi) {
-    c.rxPaused = false;
-    lws_rx_flow_control(c.wsi, 1);
-  }
+void ConnectionPauseRx(Connection& c) {
+  if (c.rxPaused || !c.wsi) return;
+  c.rxPaused = true;
+  lws_rx_flow_control(c.wsi, 0);
+}
+
+void ConnectionResumeRx(Connection& c) {
+  if (!c.rxPaused || !c.wsi) return;
+  c.rxPaused = false;
+  lws_rx_flow_control(c.wsi, 1);
 }
 
 void ConnectionDetach(Connection& c) {
   lws_sul_cancel(&c.closeTimer.sul);
   lws_sul_cancel(&c.handshakeTimer.sul);
+  lws_sul_cancel(&c.heartbeatTimer.sul);
   c.contextGone = true;
   if (c.wsi) lws_set_opaque_user_data(c.wsi, nullptr);
   c.wsi = nullptr;

@@ -1,5 +1,5 @@
-// The lws side of a connection: the client protocol callback and the
-// operations the service thread performs on a connection. Service thread only.
+// The lws side of one connection attempt: the client protocol callback and
+// the operations the session performs on an attempt. Service thread only.
 #pragma once
 #include <libwebsockets.h>
 
@@ -10,11 +10,13 @@
 
 #include "command_queue.h"
 #include "connect_options.h"
+#include "policy.h"
 #include "utf8.h"
 
 namespace nlws {
 
 class ServiceThread;
+class Session;
 struct Connection;
 
 // An lws timer that knows its connection (lws hands back only the sul).
@@ -24,15 +26,16 @@ struct ConnectionTimer {
 };
 
 struct Connection {
-  Connection(ServiceThread& s, uint32_t i, std::unique_ptr<ConnectOptions> o);
+  Connection(Session& s, uint32_t generation, std::shared_ptr<const ConnectOptions> o);
   ~Connection();
 
-  enum class Phase { kResolving, kConnecting, kOpen, kClosing, kDone };
+  enum class Phase { kConfiguring, kResolving, kConnecting, kOpen, kClosing, kDone };
 
+  Session& session;
   ServiceThread& service;
-  const uint32_t id;
-  std::unique_ptr<ConnectOptions> opts;
-  Phase phase = Phase::kResolving;
+  const uint32_t generation;  // attempt number within the session
+  std::shared_ptr<const ConnectOptions> opts;
+  Phase phase = Phase::kConfiguring;
   struct lws* wsi = nullptr;
   std::string address;       // numeric address lws connects to
   std::string proxyAddress;  // numeric proxy address, when proxied
@@ -44,30 +47,39 @@ struct Connection {
   uint64_t rxSize = 0;
   bool rxBinary = false;
   Utf8State utf8;
-  uint64_t rxUnacked = 0;  // bytes handed to JS and not yet consumed
   bool rxPaused = false;
 
   // Sending.
-  std::deque<std::unique_ptr<OutMessage>> out;
+  std::deque<std::unique_ptr<OutMessage>> priority;  // onOpen's sends
+  std::vector<uint8_t> scratch;  // fragment copies: lws masks in place
   std::string pingPayload;
   bool pingPending = false;
 
+  // Heartbeat.
+  double lastLifeMs = 0;      // last proof of life (wall clock)
+  double pingSentMs = 0;      // our last heartbeat PING, 0 if answered
+  bool heartbeatPing = false; // send a heartbeat PING at the next WRITEABLE
+
   // Closing.
-  bool closeRequested = false;  // by close(): send queued data, then Close
+  bool closeRequested = false;  // close(): send queued data, then Close
   int closeCode = 1000;
   std::string closeReason;
   bool closeSent = false;
-  bool aborted = false;          // terminate() or close() before open: no error
-  bool killed = false;           // being dropped: every further callback fails
+  bool killed = false;          // being dropped: every further callback fails
+  Cause killCause = Cause::kNetwork;
   bool peerClosed = false;
   int peerCode = 1005;
   std::string peerReason;
-  std::string errorJson;         // error to report with the close
-  int tlsVerifyError = 0;        // first OpenSSL X509_V_ERR seen, if any
+  std::string errorJson;        // error to report with the end
+  Cause cause = Cause::kNetwork;
+  int httpStatus = 0;
+  std::string retryAfter;
+  int tlsVerifyError = 0;       // first OpenSSL X509_V_ERR seen, if any
   bool contextGone = false;
 
   ConnectionTimer closeTimer{};
   ConnectionTimer handshakeTimer{};
+  ConnectionTimer heartbeatTimer{};
 };
 
 const struct lws_protocols* ClientProtocols();
@@ -75,13 +87,20 @@ const struct lws_extension* ClientExtensions();
 
 void ConnectionStart(Connection& c);
 void ConnectionResolved(Connection& c, const std::string& address, const std::string& error);
-void ConnectionSend(Connection& c, std::unique_ptr<OutMessage> m);
+// Fails an attempt that has not reached lws yet (configuration failed).
+void ConnectionFailEarly(Connection& c, Cause cause, const char* code, const std::string& message);
+void ConnectionWantWrite(Connection& c);
 void ConnectionClose(Connection& c, int code, const std::string& reason);
-void ConnectionTerminate(Connection& c);
+// Drops the attempt without a closing handshake; `cause` is reported.
+void ConnectionKill(Connection& c, Cause cause, bool quiet);
 void ConnectionPing(Connection& c, const std::string& payload);
-void ConnectionAck(Connection& c, uint64_t bytes);
+void ConnectionResumeRx(Connection& c);
+void ConnectionPauseRx(Connection& c);
 // The context is about to be destroyed: detach from lws without callbacks.
 void ConnectionDetach(Connection& c);
+
+// A PONG answering one of our heartbeat PINGs: gives the time it was sent.
+bool IsHeartbeatPong(const uint8_t* data, size_t len, double* sentMs);
 
 std::string ErrorJson(const char* code, const std::string& message, int status = 0,
                       const std::string& headersJson = "");

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "lws_glue.h"
+#include "session.h"
 
 namespace nlws {
 
@@ -66,16 +67,23 @@ void ServiceThread::Stop() {
   started_ = false;
 }
 
-Connection* ServiceThread::Find(uint32_t id) {
-  auto it = connections_.find(id);
-  return it == connections_.end() ? nullptr : it->second.get();
+Session* ServiceThread::FindSession(uint32_t id) {
+  auto it = sessions_.find(id);
+  return it == sessions_.end() ? nullptr : it->second.get();
 }
 
-void ServiceThread::Forget(uint32_t id) {
-  auto it = connections_.find(id);
-  if (it == connections_.end()) return;
-  finished_.push_back(std::move(it->second));
-  connections_.erase(it);
+void ServiceThread::Bury(std::unique_ptr<Connection> c) { buried_.push_back(std::move(c)); }
+
+void ServiceThread::ForgetSession(uint32_t id) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return;
+  finishedSessions_.push_back(std::move(it->second));
+  sessions_.erase(it);
+}
+
+void ServiceThread::FreeFinished() {
+  buried_.clear();  // attempts before the sessions they point to
+  finishedSessions_.clear();
 }
 
 std::string TlsSettings::Key() const {
@@ -148,23 +156,37 @@ void ServiceThread::Handle(Command& cmd) {
   if (cmd.type == CommandType::kConnect) {
     ConnectOptions& o = *cmd.options;
     if (!o.tls.caDer.empty()) trustStores_[o.tls.caKey] = std::move(o.tls.caDer);
-    auto conn = std::make_unique<Connection>(*this, cmd.id, std::move(cmd.options));
-    Connection& c = *conn;
-    connections_[cmd.id] = std::move(conn);
-    ConnectionStart(c);
+    auto s = std::make_unique<Session>(*this, cmd.id, std::shared_ptr<ConnectOptions>(std::move(cmd.options)));
+    Session& ref = *s;
+    sessions_[cmd.id] = std::move(s);
+    ref.Start();
     return;
   }
-  Connection* c = Find(cmd.id);
-  if (!c) return;  // already closed: late sends, acks and lookups are dropped
+  Session* s = FindSession(cmd.id);
+  if (!s) return;  // already closed: late sends, acks and answers are dropped
   switch (cmd.type) {
-    case CommandType::kSend: ConnectionSend(*c, std::move(cmd.message)); break;
-    case CommandType::kClose: ConnectionClose(*c, cmd.code, cmd.text); break;
-    case CommandType::kTerminate: ConnectionTerminate(*c); break;
-    case CommandType::kPing: ConnectionPing(*c, cmd.text); break;
-    case CommandType::kAck: ConnectionAck(*c, cmd.bytes); break;
+    case CommandType::kSend: s->Send(std::move(cmd.message)); break;
+    case CommandType::kSendPriority: s->SendPriority(cmd.generation, std::move(cmd.message)); break;
+    case CommandType::kClose: s->Close(cmd.code, cmd.text); break;
+    case CommandType::kTerminate: s->Terminate(); break;
+    case CommandType::kPing: s->Ping(cmd.text); break;
+    case CommandType::kAck: s->Ack(cmd.bytes); break;
     case CommandType::kResolved:
-      ConnectionResolved(*c, cmd.code ? "" : cmd.text, cmd.code ? cmd.text : "");
+      s->Resolved(cmd.generation, cmd.code ? "" : cmd.text, cmd.code ? cmd.text : "");
       break;
+    case CommandType::kConfig: {
+      std::shared_ptr<ConnectOptions> fresh;
+      if (cmd.options) {
+        if (!cmd.options->tls.caDer.empty()) trustStores_[cmd.options->tls.caKey] = std::move(cmd.options->tls.caDer);
+        fresh = std::shared_ptr<ConnectOptions>(std::move(cmd.options));
+      }
+      s->Config(cmd.generation, std::move(fresh), cmd.text);
+      break;
+    }
+    case CommandType::kDecision:
+      s->Decide(cmd.code == 1, cmd.bytes ? static_cast<int64_t>(cmd.bytes) - 1 : -1);
+      break;
+    case CommandType::kOnOpenDone: s->OnOpenDone(cmd.generation, cmd.text); break;
     default: break;
   }
 }
@@ -213,22 +235,22 @@ void ServiceThread::Run() {
   DrainCommands();  // commands posted before the context existed
   while (!stopping_) {
     events_.Flush();
-    finished_.clear();
+    FreeFinished();
     if (lws_service(context_, 0) < 0) break;
     // The cancel wake also reaches DrainCommands through the protocol
     // callback, but only once a vhost exists: drain here as well.
     DrainCommands();
   }
   mailbox_->Close();
-  for (auto& kv : connections_) ConnectionDetach(*kv.second);
-  for (auto& c : finished_) c->contextGone = true;
+  for (auto& kv : sessions_) kv.second->Detach();
+  FreeFinished();  // cancels their timers while the context still exists
   {
     std::lock_guard<std::mutex> lock(g_context_mutex);
     lws_context_destroy(context_);
   }
   context_ = nullptr;
-  connections_.clear();
-  finished_.clear();
+  sessions_.clear();
+  FreeFinished();
   vhosts_.clear();
   trustStores_.clear();
   events_.Flush();

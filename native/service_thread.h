@@ -17,6 +17,7 @@
 namespace nlws {
 
 struct Connection;
+class Session;
 
 // Where commands are posted, from the JS thread and from resolver threads.
 // Shared, so a resolver thread finishing after the service is gone posts
@@ -55,10 +56,11 @@ class ServiceThread {
   std::shared_ptr<Mailbox> mailbox() { return mailbox_; }
   struct lws_context* context() { return context_; }
   struct lws_vhost* VhostFor(const Connection& c);
-  // The connection reported its close. It is freed after the current service
-  // iteration, since callers up the stack may still hold it.
-  void Forget(uint32_t id);
-  Connection* Find(uint32_t id);
+  // Finished attempts and sessions are freed after the current service
+  // iteration, since callers up the stack may still hold them.
+  void Bury(std::unique_ptr<Connection> c);
+  void ForgetSession(uint32_t id);
+  Session* FindSession(uint32_t id);
 
  private:
   void EnsureStarted();
@@ -74,8 +76,10 @@ class ServiceThread {
   // Service thread only.
   struct lws_context* context_ = nullptr;
   bool stopping_ = false;
-  std::map<uint32_t, std::unique_ptr<Connection>> connections_;
-  std::vector<std::unique_ptr<Connection>> finished_;
+  std::map<uint32_t, std::unique_ptr<Session>> sessions_;
+  std::vector<std::unique_ptr<Connection>> buried_;
+  std::vector<std::unique_ptr<Session>> finishedSessions_;
+  void FreeFinished();
   std::map<std::string, struct lws_vhost*> vhosts_;
   std::map<std::string, std::vector<std::string>> trustStores_;  // caKey -> DER certs
   std::vector<Command> drained_;

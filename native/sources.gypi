@@ -12,6 +12,8 @@
       'native/resolver.cc',
       'native/log_sink.cc',
       'native/json.cc',
+      'native/session.cc',
+      'native/policy.cc',
     ],
   },
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { connect } from './lib';
+import { connectOnce } from './lib';
 import { once, withTimeout } from './helpers/wait';
 
 const T = 20_000;
@@ -41,7 +41,7 @@ describe('receive back-pressure', () => {
       const connected = nextMessage(worker, 'connected');
       const size = 64 * 1024;
       const count = 1024; // 64 MiB in flight
-      const c = connect(`ws://127.0.0.1:${port}/`, { receiveHighWaterMark: 256 * 1024, perMessageDeflate: false });
+      const c = connectOnce(`ws://127.0.0.1:${port}/`, { receiveHighWaterMark: 256 * 1024, perMessageDeflate: false });
       await withTimeout(c.opened, T, 'open');
       await connected;
       let received = 0;

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
-import { connect, WebSocketClient, type WebSocketError } from './lib';
+import { connectOnce, WebSocketClient, type WebSocketError } from './lib';
 import { once, withTimeout } from './helpers/wait';
 
 const T = 10_000;
@@ -55,7 +55,7 @@ describe('echo over ws:', () => {
   it('exchanges text and binary messages from 0 B to 16 MiB in order', async () => {
     const { wss, url } = await server({ maxPayload: 64 * 1024 * 1024 });
     echo(wss);
-    const c = track(connect(url));
+    const c = track(connectOnce(url));
     await withTimeout(c.opened, T, 'open');
     const sizes = [0, 1, 125, 126, 65535, 65536, 1 << 20, 16 << 20];
     const expected: Array<[string | Buffer, boolean]> = [];
@@ -85,7 +85,7 @@ describe('echo over ws:', () => {
   it('sends a string as binary and bytes as text when asked', async () => {
     const { wss, url } = await server();
     const conn = nextConnection(wss);
-    const c = track(connect(url));
+    const c = track(connectOnce(url));
     const [ws] = await conn;
     const got: Array<[string, boolean]> = [];
     const two = new Promise<void>((resolve) =>
@@ -106,7 +106,7 @@ describe('echo over ws:', () => {
   it('queues messages sent while connecting and sends them once open', async () => {
     const { wss, url } = await server();
     echo(wss);
-    const c = track(connect(url));
+    const c = track(connectOnce(url));
     expect(c.readyState).toBe(WebSocketClient.CONNECTING);
     c.send('early');
     const [data] = await nextMessage(c);
@@ -116,7 +116,7 @@ describe('echo over ws:', () => {
   it('accepts ArrayBuffer and typed-array views', async () => {
     const { wss, url } = await server();
     echo(wss);
-    const c = track(connect(url));
+    const c = track(connectOnce(url));
     const u16 = new Uint16Array([1, 2, 3]);
     c.send(u16);
     const [a] = await nextMessage(c);
@@ -129,7 +129,7 @@ describe('echo over ws:', () => {
   it('delivers text as Buffer with textAsBuffer', async () => {
     const { wss, url } = await server();
     echo(wss);
-    const c = track(connect(url, { textAsBuffer: true }));
+    const c = track(connectOnce(url, { textAsBuffer: true }));
     c.send('hi');
     const [data, isBinary] = await nextMessage(c);
     expect(isBinary).toBe(false);
@@ -140,7 +140,7 @@ describe('echo over ws:', () => {
   it('yields messages to for await until close', async () => {
     const { wss, url } = await server();
     const conn = nextConnection(wss);
-    const c = track(connect(url));
+    const c = track(connectOnce(url));
     const [ws] = await conn;
     ws.send('a');
     ws.send(Buffer.from([1]));
@@ -159,7 +159,7 @@ describe('handshake', () => {
     const { wss, url } = await server({ handleProtocols: (set) => (set.has('b') ? 'b' : false) });
     const conn = nextConnection(wss);
     const c = track(
-      connect(`${url}/some/path?x=1&y=%20`, {
+      connectOnce(`${url}/some/path?x=1&y=%20`, {
         headers: { 'X-Token': 'abc', 'X-Num': '42' },
         protocols: ['a', 'b'],
         origin: 'https://example.test',
@@ -181,7 +181,7 @@ describe('handshake', () => {
     const { wss, url } = await server({ perMessageDeflate: { threshold: 0 } });
     echo(wss);
     const conn = nextConnection(wss);
-    const c = track(connect(url));
+    const c = track(connectOnce(url));
     const [, req] = await conn;
     await withTimeout(c.opened, T, 'open');
     expect(req.headers['sec-websocket-extensions']).toContain('permessage-deflate');
@@ -195,7 +195,7 @@ describe('handshake', () => {
   it('does not offer permessage-deflate when perMessageDeflate is false', async () => {
     const { wss, url } = await server({ perMessageDeflate: true });
     const conn = nextConnection(wss);
-    const c = track(connect(url, { perMessageDeflate: false }));
+    const c = track(connectOnce(url, { perMessageDeflate: false }));
     const [, req] = await conn;
     await withTimeout(c.opened, T, 'open');
     expect(req.headers['sec-websocket-extensions']).toBeUndefined();
@@ -211,7 +211,7 @@ describe('handshake', () => {
     await once(http, 'listening', T);
     try {
       const port = (http.address() as AddressInfo).port;
-      const c = track(connect(`ws://127.0.0.1:${port}/`));
+      const c = track(connectOnce(`ws://127.0.0.1:${port}/`));
       const errP = once<[WebSocketError]>(c, 'error', T);
       const closeP = once<[number, string]>(c, 'close', T, { rejectOnError: false });
       const [err] = await errP;
@@ -238,11 +238,11 @@ describe('handshake', () => {
     await once(http, 'listening', T);
     try {
       const port = (http.address() as AddressInfo).port;
-      const c = track(connect(`ws://127.0.0.1:${port}/`));
+      const c = track(connectOnce(`ws://127.0.0.1:${port}/`));
       await expect(withTimeout(c.opened, T, 'open')).rejects.toMatchObject({ code: 'ERR_UNEXPECTED_RESPONSE', status: 302 });
 
       const conn = nextConnection(target.wss);
-      const f = track(connect(`ws://127.0.0.1:${port}/`, { followRedirects: true }));
+      const f = track(connectOnce(`ws://127.0.0.1:${port}/`, { followRedirects: true }));
       const [, req] = await conn;
       await withTimeout(f.opened, T, 'open after redirect');
       expect(req.url).toBe('/moved');
@@ -254,7 +254,7 @@ describe('handshake', () => {
   it('fails with ECONNREFUSED when nothing listens', async () => {
     const { wss, port } = await server();
     await new Promise<void>((resolve) => wss.close(() => resolve()));
-    const c = track(connect(`ws://127.0.0.1:${port}/`));
+    const c = track(connectOnce(`ws://127.0.0.1:${port}/`));
     await expect(withTimeout(c.opened, T, 'open')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     expect(c.readyState).toBe(WebSocketClient.CLOSED);
   });
@@ -262,19 +262,19 @@ describe('handshake', () => {
   it('connects over IPv6 and by hostname', async () => {
     const v6 = await server({}, '::1');
     echo(v6.wss);
-    const a = track(connect(v6.url));
+    const a = track(connectOnce(v6.url));
     a.send('six');
     expect((await nextMessage(a))[0]).toBe('six');
 
     const v4 = await server();
     echo(v4.wss);
-    const b = track(connect(`ws://localhost:${v4.port}/`));
+    const b = track(connectOnce(`ws://localhost:${v4.port}/`));
     b.send('name');
     expect((await nextMessage(b))[0]).toBe('name');
   });
 
   it('reports an unknown host as ENOTFOUND', async () => {
-    const c = track(connect('ws://no-such-host.invalid/'));
+    const c = track(connectOnce('ws://no-such-host.invalid/'));
     await expect(withTimeout(c.opened, T, 'open')).rejects.toMatchObject({ code: 'ENOTFOUND' });
   });
 });
@@ -283,7 +283,7 @@ describe('closing', () => {
   it('runs the closing handshake with the given code and reason', async () => {
     const { wss, url } = await server();
     const conn = nextConnection(wss);
-    const c = track(connect(url));
+    const c = track(connectOnce(url));
     const [ws] = await conn;
     await withTimeout(c.opened, T, 'open');
     const serverClose = once<[number, Buffer]>(ws, 'close', T);
@@ -299,7 +299,7 @@ describe('closing', () => {
   it('sends queued messages before the Close frame', async () => {
     const { wss, url } = await server();
     const conn = nextConnection(wss);
-    const c = track(connect(url));
+    const c = track(connectOnce(url));
     const [ws] = await conn;
     await withTimeout(c.opened, T, 'open');
     const got: string[] = [];
@@ -313,7 +313,7 @@ describe('closing', () => {
   it('reports the peer close code and reason exactly', async () => {
     const { wss, url } = await server();
     const conn = nextConnection(wss);
-    const c = track(connect(url));
+    const c = track(connectOnce(url));
     const [ws] = await conn;
     await withTimeout(c.opened, T, 'open');
     ws.close(4321, 'server says bye ✓');
@@ -323,14 +323,14 @@ describe('closing', () => {
   it('reports 1005 for an empty close frame and 1006 for a dropped connection', async () => {
     const { wss, url } = await server();
     let conn = nextConnection(wss);
-    const a = track(connect(url));
+    const a = track(connectOnce(url));
     let [ws] = await conn;
     await withTimeout(a.opened, T, 'open');
     ws.close();
     expect((await once(a, 'close', T))[0]).toBe(1005);
 
     conn = nextConnection(wss);
-    const b = track(connect(url));
+    const b = track(connectOnce(url));
     [ws] = await conn;
     await withTimeout(b.opened, T, 'open');
     ws.terminate();
@@ -339,7 +339,7 @@ describe('closing', () => {
 
   it('refuses invalid close codes and long reasons with a RangeError', async () => {
     const { url } = await server();
-    const c = track(connect(url));
+    const c = track(connectOnce(url));
     for (const code of [0, 999, 1004, 1005, 1006, 1015, 2999, 5000, 1000.5]) {
       expect(() => c.close(code)).toThrow(RangeError);
     }
@@ -351,7 +351,7 @@ describe('closing', () => {
   it('drops TCP when the server never answers the Close frame', async () => {
     const { wss, url } = await server();
     const conn = nextConnection(wss);
-    const c = track(connect(url, { closeTimeout: 300 }));
+    const c = track(connectOnce(url, { closeTimeout: 300 }));
     const [ws] = await conn;
     await withTimeout(c.opened, T, 'open');
     // Stop reading: the server will not echo the Close frame.
@@ -364,7 +364,7 @@ describe('closing', () => {
   it('aborts a connection that is still connecting', async () => {
     const { wss, url } = await server();
     const conn = nextConnection(wss);
-    const c = track(connect(url));
+    const c = track(connectOnce(url));
     const closed = once<[number, string]>(c, 'close', T);
     void c.close();
     expect((await closed)[0]).toBe(1006);
@@ -375,7 +375,7 @@ describe('closing', () => {
 
   it('throws a typed error on send after close', async () => {
     const { url } = await server();
-    const c = track(connect(url));
+    const c = track(connectOnce(url));
     await withTimeout(c.opened, T, 'open');
     void c.close();
     expect(() => c.send('late')).toThrow(expect.objectContaining({ code: 'ERR_NOT_OPEN' }));
@@ -386,7 +386,7 @@ describe('flow', () => {
   it('keeps bufferedAmount accurate and emits drain below the low-water mark', async () => {
     const { wss, url } = await server({ maxPayload: 64 << 20 });
     const conn = nextConnection(wss);
-    const c = track(connect(url, { highWaterMark: 1 << 20 }));
+    const c = track(connectOnce(url, { highWaterMark: 1 << 20 }));
     const [ws] = await conn;
     await withTimeout(c.opened, T, 'open');
     let received = 0;
@@ -413,7 +413,7 @@ describe('flow', () => {
   it('answers pings and reports pongs', async () => {
     const { wss, url } = await server();
     const conn = nextConnection(wss);
-    const c = track(connect(url));
+    const c = track(connectOnce(url));
     const [ws] = await conn;
     await withTimeout(c.opened, T, 'open');
     const pong = once<[Buffer]>(ws, 'pong', T);
@@ -431,7 +431,7 @@ describe('logging', () => {
     const { wss, url } = await server();
     echo(wss);
     const lines: Array<[string, string]> = [];
-    const c = track(connect(url, { logger: (level, line) => lines.push([level, line]) }));
+    const c = track(connectOnce(url, { logger: (level, line) => lines.push([level, line]) }));
     c.send('x');
     await nextMessage(c);
     await withTimeout(c.close(), T, 'close');

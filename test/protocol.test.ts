@@ -6,7 +6,7 @@
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, WebSocketClient, type ConnectOptions, type WebSocketError } from './lib';
+import { connectOnce, WebSocketClient, type ConnectOptions, type WebSocketError } from './lib';
 import * as F from './helpers/frames';
 import { Opcode, parseClose, type DecodedFrame } from './helpers/frames';
 import { AsyncQueue, QueueEndedError } from './helpers/queue';
@@ -40,7 +40,7 @@ async function rawServer(): Promise<RawServer> {
 }
 
 // ---------------------------------------------------------------------------
-// Client side: record every event from the moment connect() returns.
+// Client side: record every event from the moment connectOnce() returns.
 
 interface Received {
   data: string | Buffer;
@@ -67,7 +67,7 @@ interface Observed {
 }
 
 function start(url: string, options: ConnectOptions = {}): Observed {
-  const client = connect(url, options);
+  const client = connectOnce(url, options);
   clients.push(client);
   const queue = new AsyncQueue<Received>('message from server', T);
   const obs: Observed = {

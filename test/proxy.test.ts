@@ -3,7 +3,7 @@
 // validation.
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connect, WebSocketClient, type ConnectOptions, type WebSocketError } from './lib';
+import { connectOnce, WebSocketClient, type ConnectOptions, type WebSocketError } from './lib';
 import { makeCerts } from './helpers/certs';
 import { startConnectProxy, type ConnectProxy, type ConnectProxyOptions } from './helpers/connect-proxy';
 import { startWsServer, type WsServer, type WsServerOptions } from './helpers/ws-server';
@@ -66,7 +66,7 @@ async function expectEcho(c: WebSocketClient, text: string): Promise<void> {
 
 /** Expects the attempt to fail: 'error' (returned), `opened` rejecting with it, close 1006, no open. */
 async function expectFailure(url: string, options: ConnectOptions): Promise<WebSocketError> {
-  const c = track(connect(url, options));
+  const c = track(connectOnce(url, options));
   let opened = false;
   c.on('open', () => {
     opened = true;
@@ -96,7 +96,7 @@ describe('CONNECT proxy', () => {
     const s = await wsServer();
     const proxy = await proxyServer();
     const conn = s.nextConnection(T);
-    const c = track(connect(`${s.url}/via?x=1`, { proxy: proxy.url }));
+    const c = track(connectOnce(`${s.url}/via?x=1`, { proxy: proxy.url }));
     await expectEcho(c, 'through the tunnel');
     expect(proxy.requests).toEqual([`127.0.0.1:${s.port}`]);
     expect(proxy.log[0]?.outcome).toBe('tunnel');
@@ -110,7 +110,7 @@ describe('CONNECT proxy', () => {
   it('accepts the proxy as a URL object', async () => {
     const s = await wsServer();
     const proxy = await proxyServer();
-    const c = track(connect(s.url, { proxy: new URL(proxy.url) }));
+    const c = track(connectOnce(s.url, { proxy: new URL(proxy.url) }));
     await expectEcho(c, 'url object');
     expect(proxy.requests).toEqual([`127.0.0.1:${s.port}`]);
   });
@@ -118,7 +118,7 @@ describe('CONNECT proxy', () => {
   it('tunnels wss:// through the proxy and verifies the server end to end', async () => {
     const s = await wssServer();
     const proxy = await proxyServer();
-    const c = track(connect(`${s.url}/`, { proxy: proxy.url, ca: certs.ca.cert }));
+    const c = track(connectOnce(`${s.url}/`, { proxy: proxy.url, ca: certs.ca.cert }));
     await expectEcho(c, 'tls in the tunnel');
     expect(proxy.requests).toEqual([`127.0.0.1:${s.port}`]);
     expect(proxy.log[0]?.outcome).toBe('tunnel');
@@ -133,7 +133,7 @@ describe('CONNECT proxy', () => {
   it('leaves a host name for the proxy to resolve', async () => {
     const s = await wssServer();
     const proxy = await proxyServer();
-    const c = track(connect(`wss://localhost:${s.port}/`, { proxy: proxy.url, ca: certs.ca.cert }));
+    const c = track(connectOnce(`wss://localhost:${s.port}/`, { proxy: proxy.url, ca: certs.ca.cert }));
     await expectEcho(c, 'by name');
     expect(proxy.requests).toEqual([`localhost:${s.port}`]);
   });
@@ -162,7 +162,7 @@ describe('proxy authentication', () => {
     const s = await wsServer();
     const proxy = await proxyServer({ auth });
     const seen = once(proxy.server, 'connect', T);
-    track(connect(`${s.url}/`, { proxy: withCredentials(proxy) }));
+    track(connectOnce(`${s.url}/`, { proxy: withCredentials(proxy) }));
     await seen;
     expect(proxy.log).toHaveLength(1);
     const header = String(proxy.log[0]?.headers['proxy-authorization'] ?? '');
@@ -175,7 +175,7 @@ describe('proxy authentication', () => {
   it('opens through a proxy requiring Basic auth with the credentials in the proxy URL', async () => {
     const s = await wsServer();
     const proxy = await proxyServer({ auth });
-    const c = track(connect(`${s.url}/`, { proxy: withCredentials(proxy) }));
+    const c = track(connectOnce(`${s.url}/`, { proxy: withCredentials(proxy) }));
     await expectEcho(c, 'authenticated');
     expect(proxy.log.map((r) => r.outcome)).toEqual(['tunnel']);
   });
@@ -183,7 +183,7 @@ describe('proxy authentication', () => {
   it('opens wss:// through a proxy requiring Basic auth', async () => {
     const s = await wssServer();
     const proxy = await proxyServer({ auth });
-    const c = track(connect(`${s.url}/`, { proxy: withCredentials(proxy), ca: certs.ca.cert }));
+    const c = track(connectOnce(`${s.url}/`, { proxy: withCredentials(proxy), ca: certs.ca.cert }));
     await expectEcho(c, 'authenticated tls');
     expect(proxy.log.map((r) => r.outcome)).toEqual(['tunnel']);
   });
@@ -216,10 +216,10 @@ describe('proxy environment variables', () => {
     for (const name of ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY']) process.env[name] = proxy.url;
 
     const conn = s.nextConnection(T);
-    const c = track(connect(`${s.url}/`, freshVhost()));
+    const c = track(connectOnce(`${s.url}/`, freshVhost()));
     await expectEcho(c, 'direct');
     await conn;
-    const d = track(connect(`${secure.url}/`, { ca: certs.ca.cert, ...freshVhost() }));
+    const d = track(connectOnce(`${secure.url}/`, { ca: certs.ca.cert, ...freshVhost() }));
     await expectEcho(d, 'direct tls');
     expect(proxy.requests).toEqual([]);
   });
@@ -228,7 +228,7 @@ describe('proxy environment variables', () => {
     const s = await wsServer();
     const proxy = await proxyServer();
     process.env.http_proxy = proxy.url;
-    const c = track(connect(`${s.url}/`, { proxyFromEnv: true, ...freshVhost() }));
+    const c = track(connectOnce(`${s.url}/`, { proxyFromEnv: true, ...freshVhost() }));
     await expectEcho(c, 'from env');
     expect(proxy.requests).toEqual([`127.0.0.1:${s.port}`]);
   });
@@ -239,12 +239,12 @@ describe('proxy environment variables', () => {
     process.env.http_proxy = proxy.url;
 
     process.env.no_proxy = 'example.com,.internal.test';
-    const a = track(connect(`${s.url}/`, { proxyFromEnv: true, ...freshVhost() }));
+    const a = track(connectOnce(`${s.url}/`, { proxyFromEnv: true, ...freshVhost() }));
     await expectEcho(a, 'not excluded');
     expect(proxy.requests).toEqual([`127.0.0.1:${s.port}`]);
 
     process.env.no_proxy = 'example.com, 127.0.0.1';
-    const b = track(connect(`${s.url}/`, { proxyFromEnv: true, ...freshVhost() }));
+    const b = track(connectOnce(`${s.url}/`, { proxyFromEnv: true, ...freshVhost() }));
     await expectEcho(b, 'excluded');
     expect(proxy.requests).toHaveLength(1);
   });
@@ -255,7 +255,7 @@ describe('proxy URL validation', () => {
     for (const proxy of ['socks5://x:1', 'not a url', 'https://127.0.0.1:8080', 'http://']) {
       let thrown: unknown;
       try {
-        track(connect('ws://127.0.0.1:1/', { proxy }));
+        track(connectOnce('ws://127.0.0.1:1/', { proxy }));
       } catch (e) {
         thrown = e;
       }
@@ -266,7 +266,7 @@ describe('proxy URL validation', () => {
 
   it('throws ERR_INVALID_PROXY for an invalid proxy URL taken from the environment', () => {
     process.env.http_proxy = 'socks5://127.0.0.1:1080';
-    expect(() => track(connect('ws://127.0.0.1:1/', { proxyFromEnv: true }))).toThrow(
+    expect(() => track(connectOnce('ws://127.0.0.1:1/', { proxyFromEnv: true }))).toThrow(
       expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_PROXY' }),
     );
   });

@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, WebSocketClient, type ConnectOptions, type WebSocketError } from './lib';
+import { connectOnce, WebSocketClient, type ConnectOptions, type WebSocketError } from './lib';
 import { makeCerts, type KeyCert } from './helpers/certs';
 import { startWsServer, type WsServer, type WsTlsOptions } from './helpers/ws-server';
 import { once, withTimeout } from './helpers/wait';
@@ -48,7 +48,7 @@ async function expectEcho(c: WebSocketClient, text = 'over tls'): Promise<void> 
  * and no 'open' at any point.
  */
 async function expectFailure(url: string, options: ConnectOptions, code: string): Promise<WebSocketError> {
-  const c = track(connect(url, options));
+  const c = track(connectOnce(url, options));
   let opened = false;
   c.on('open', () => {
     opened = true;
@@ -71,7 +71,7 @@ describe('server certificate verification', () => {
   it('opens with the test CA and echoes text and a 1 MiB binary message', async () => {
     const s = await tlsServer(certs.valid);
     const conn = s.nextConnection(T);
-    const c = track(connect(`${s.url}/secure`, { ca: certs.ca.cert }));
+    const c = track(connectOnce(`${s.url}/secure`, { ca: certs.ca.cert }));
     await withTimeout(c.opened, T, 'open');
     const { request } = await conn;
     expect(request.url).toBe('/secure');
@@ -96,7 +96,7 @@ describe('server certificate verification', () => {
     const s = await tlsServer(certs.valid);
     const der = new X509Certificate(certs.ca.cert).raw;
     for (const ca of [der, Buffer.from(certs.ca.cert), [certs.selfSigned.cert, certs.ca.cert]]) {
-      const c = track(connect(s.url, { ca }));
+      const c = track(connectOnce(s.url, { ca }));
       await expectEcho(c);
       await withTimeout(c.close(), T, 'close()');
     }
@@ -174,7 +174,7 @@ describe('server certificate verification', () => {
         const url = `wss://${host}:${s.port}/`;
         const counts: Record<string, number> = {};
         for (let i = 0; i < attempts; i++) {
-          const c = track(connect(url, options));
+          const c = track(connectOnce(url, options));
           const closed = once(c, 'close', T, { rejectOnError: false });
           const outcome = await withTimeout(c.opened, T, 'failure').then(
             () => 'opened',
@@ -204,7 +204,7 @@ describe('server certificate verification', () => {
       const s = await tlsServer(pair);
       const url = `wss://${host}:${s.port}/`;
       const ca = pair === certs.valid ? {} : { ca: certs.ca.cert };
-      const c = track(connect(url, { ...ca, rejectUnauthorized: false }));
+      const c = track(connectOnce(url, { ...ca, rejectUnauthorized: false }));
       await expectEcho(c, `insecure ${code}`);
       await withTimeout(c.close(), T, 'close()');
       // The insecure setting must not leak into verifying connections.
@@ -217,7 +217,7 @@ describe('servername', () => {
   it('verifies against servername instead of the URL host and sends it as SNI and Host', async () => {
     const s = await tlsServer(certs.wrongHost);
     const conn = s.nextConnection(T);
-    const c = track(connect(`wss://127.0.0.1:${s.port}/`, { ca: certs.ca.cert, servername: 'wrong.example' }));
+    const c = track(connectOnce(`wss://127.0.0.1:${s.port}/`, { ca: certs.ca.cert, servername: 'wrong.example' }));
     await expectEcho(c);
     const { request } = await conn;
     expect((request.socket as TLSSocket).servername).toBe('wrong.example');
@@ -236,7 +236,7 @@ describe('client certificates', () => {
   it('presents cert and key; the server sees the client certificate', async () => {
     const s = await tlsServer(certs.valid, mutual);
     const conn = s.nextConnection(T);
-    const c = track(connect(s.url, { ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key }));
+    const c = track(connectOnce(s.url, { ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key }));
     await withTimeout(c.opened, T, 'open');
     const { request } = await conn;
     const socket = request.socket as TLSSocket;
@@ -250,7 +250,7 @@ describe('client certificates', () => {
   it('fails without a client certificate and never opens', async () => {
     const s = await tlsServer(certs.valid, mutual);
     const url = `${s.url}/`;
-    const c = track(connect(url, { ca: certs.ca.cert }));
+    const c = track(connectOnce(url, { ca: certs.ca.cert }));
     let opened = false;
     c.on('open', () => {
       opened = true;
@@ -277,7 +277,7 @@ describe('TLS option validation', () => {
       for (const ca of ['not a certificate', '', ['also not one']]) {
         let thrown: unknown;
         try {
-          track(connect(url, { ca }));
+          track(connectOnce(url, { ca }));
         } catch (e) {
           thrown = e;
         }
@@ -297,7 +297,7 @@ describe('TLS option validation', () => {
     for (const ca of bad) {
       let thrown: unknown;
       try {
-        track(connect('wss://127.0.0.1:1/', { ca }));
+        track(connectOnce('wss://127.0.0.1:1/', { ca }));
       } catch (e) {
         thrown = e;
       }
@@ -307,10 +307,10 @@ describe('TLS option validation', () => {
   });
 
   it('throws a TypeError synchronously for cert without key and key without cert', () => {
-    expect(() => track(connect('wss://127.0.0.1:1/', { cert: certs.client.cert }))).toThrow(TypeError);
-    expect(() => track(connect('wss://127.0.0.1:1/', { cert: certs.client.cert }))).toThrow(
+    expect(() => track(connectOnce('wss://127.0.0.1:1/', { cert: certs.client.cert }))).toThrow(TypeError);
+    expect(() => track(connectOnce('wss://127.0.0.1:1/', { cert: certs.client.cert }))).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
     );
-    expect(() => track(connect('wss://127.0.0.1:1/', { key: certs.client.key }))).toThrow(TypeError);
+    expect(() => track(connectOnce('wss://127.0.0.1:1/', { key: certs.client.key }))).toThrow(TypeError);
   });
 });

@@ -1,0 +1,191 @@
+// The record of a session: counters and a bounded log of connection events,
+// fed by the session's events (whose times come from the service thread, so
+// they are right even when the JS thread was blocked when they happened).
+
+export interface DisconnectRecord {
+  /** When the connection was lost (ms since the epoch). */
+  at: number;
+  cause: string;
+  code: number;
+  reason: string;
+  /** How long the connection had been up, ms. */
+  uptimeMs: number;
+  /** How long the outage lasted, ms (undefined while it lasts). */
+  durationMs?: number;
+}
+
+export interface LogEntry {
+  at: number;
+  event: 'open' | 'disconnect' | 'reconnecting' | 'giveup' | 'stall' | 'rotate' | 'close' | 'drop';
+  detail: Record<string, unknown>;
+}
+
+export interface Stats {
+  state: string;
+  connects: number;
+  reconnects: number;
+  disconnects: number;
+  disconnectsByCause: Record<string, number>;
+  attempts: number;
+  currentUptimeMs: number;
+  totalUptimeMs: number;
+  totalDowntimeMs: number;
+  longestOutageMs: number;
+  lastDisconnect?: DisconnectRecord;
+  rtt: { lastMs?: number; avgMs?: number; maxMs?: number; samples: number };
+  messagesIn: number;
+  bytesIn: number;
+  messagesOut: number;
+  bytesOut: number;
+  queueDepth: number;
+  queueBytes: number;
+  drops: number;
+  stalls: number;
+  rotations: number;
+  log: LogEntry[];
+}
+
+export class StatsRecorder {
+  state = 'connecting';
+  connects = 0;
+  reconnects = 0;
+  disconnectsByCause: Record<string, number> = {};
+  attempts = 0;
+  openSince = 0;
+  downSince = 0;
+  uptimeMs = 0;
+  downtimeMs = 0;
+  longestOutageMs = 0;
+  lastDisconnect: DisconnectRecord | undefined;
+  rttLast: number | undefined;
+  rttSum = 0;
+  rttMax = 0;
+  rttCount = 0;
+  messagesIn = 0;
+  bytesIn = 0;
+  messagesOut = 0;
+  bytesOut = 0;
+  drops = 0;
+  stalls = 0;
+  rotations = 0;
+  readonly log: LogEntry[] = [];
+
+  constructor(private readonly logSize: number) {}
+
+  record(at: number, event: LogEntry['event'], detail: Record<string, unknown>): void {
+    if (this.logSize === 0) return;
+    this.log.push({ at, event, detail });
+    if (this.log.length > this.logSize) this.log.splice(0, this.log.length - this.logSize);
+  }
+
+  opened(at: number, reconnected: boolean, downtimeMs: number): void {
+    this.connects++;
+    if (reconnected) {
+      this.reconnects++;
+      this.downtimeMs += downtimeMs;
+      this.longestOutageMs = Math.max(this.longestOutageMs, downtimeMs);
+      if (this.lastDisconnect && this.lastDisconnect.durationMs === undefined) this.lastDisconnect.durationMs = downtimeMs;
+    }
+    this.openSince = at;
+    this.downSince = 0;
+  }
+
+  disconnected(d: DisconnectRecord): void {
+    this.disconnectsByCause[d.cause] = (this.disconnectsByCause[d.cause] ?? 0) + 1;
+    this.uptimeMs += d.uptimeMs;
+    this.openSince = 0;
+    this.downSince = d.at;
+    this.lastDisconnect = { ...d };
+  }
+
+  closed(at: number): void {
+    if (this.openSince) this.uptimeMs += at - this.openSince;
+    this.openSince = 0;
+    this.downSince = 0;
+  }
+
+  rtt(ms: number): void {
+    this.rttLast = ms;
+    this.rttSum += ms;
+    this.rttCount++;
+    this.rttMax = Math.max(this.rttMax, ms);
+  }
+
+  snapshot(queueDepth: number, queueBytes: number, now = Date.now()): Stats {
+    const current = this.openSince ? now - this.openSince : 0;
+    const outage = this.downSince ? now - this.downSince : 0;
+    const rtt: Stats['rtt'] = { samples: this.rttCount };
+    if (this.rttLast !== undefined) {
+      rtt.lastMs = this.rttLast;
+      rtt.avgMs = this.rttSum / this.rttCount;
+      rtt.maxMs = this.rttMax;
+    }
+    const s: Stats = {
+      state: this.state,
+      connects: this.connects,
+      reconnects: this.reconnects,
+      disconnects: Object.values(this.disconnectsByCause).reduce((a, b) => a + b, 0),
+      disconnectsByCause: { ...this.disconnectsByCause },
+      attempts: this.attempts,
+      currentUptimeMs: current,
+      totalUptimeMs: this.uptimeMs + current,
+      totalDowntimeMs: this.downtimeMs + outage,
+      longestOutageMs: Math.max(this.longestOutageMs, outage),
+      rtt,
+      messagesIn: this.messagesIn,
+      bytesIn: this.bytesIn,
+      messagesOut: this.messagesOut,
+      bytesOut: this.bytesOut,
+      queueDepth,
+      queueBytes,
+      drops: this.drops,
+      stalls: this.stalls,
+      rotations: this.rotations,
+      log: this.log.map((e) => ({ ...e, detail: { ...e.detail } })),
+    };
+    if (this.lastDisconnect) s.lastDisconnect = { ...this.lastDisconnect };
+    return s;
+  }
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** The stats in the Prometheus text exposition format (version 0.0.4). */
+export function toPrometheus(s: Stats, labels: Record<string, string>, prefix = 'nlws'): string {
+  const base = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  const lbl = (extra: string[] = []): string => {
+    const all = [...base, ...extra];
+    return all.length ? `{${all.join(',')}}` : '';
+  };
+  const lines: string[] = [];
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, rows: Array<[string[], number]>): void => {
+    lines.push(`# HELP ${prefix}_${name} ${help}`, `# TYPE ${prefix}_${name} ${type}`);
+    for (const [extra, v] of rows) lines.push(`${prefix}_${name}${lbl(extra)} ${Number.isFinite(v) ? v : 0}`);
+  };
+  const states = ['connecting', 'open', 'reconnecting', 'closing', 'closed'];
+  metric('state', 'gauge', 'Connection state (1 for the current one).', states.map((st) => [[`state="${st}"`], s.state === st ? 1 : 0]));
+  metric('connects_total', 'counter', 'Connections opened.', [[[], s.connects]]);
+  metric('disconnects_total', 'counter', 'Connections lost, by cause.', Object.entries(s.disconnectsByCause).map(([c, n]) => [[`cause="${escapeLabel(c)}"`], n]));
+  metric('reconnect_attempts_total', 'counter', 'Reconnection attempts scheduled.', [[[], s.attempts]]);
+  metric('uptime_seconds', 'gauge', 'Uptime of the current connection.', [[[], s.currentUptimeMs / 1000]]);
+  metric('uptime_seconds_total', 'counter', 'Time connected.', [[[], s.totalUptimeMs / 1000]]);
+  metric('downtime_seconds_total', 'counter', 'Time without a connection after the first open.', [[[], s.totalDowntimeMs / 1000]]);
+  metric('longest_outage_seconds', 'gauge', 'Longest outage.', [[[], s.longestOutageMs / 1000]]);
+  metric('ping_rtt_seconds', 'gauge', 'Heartbeat round-trip time (last, avg, max).', [
+    [['stat="last"'], (s.rtt.lastMs ?? 0) / 1000],
+    [['stat="avg"'], (s.rtt.avgMs ?? 0) / 1000],
+    [['stat="max"'], (s.rtt.maxMs ?? 0) / 1000],
+  ]);
+  metric('messages_received_total', 'counter', 'Messages received.', [[[], s.messagesIn]]);
+  metric('received_bytes_total', 'counter', 'Payload bytes received.', [[[], s.bytesIn]]);
+  metric('messages_sent_total', 'counter', 'Messages written to the socket.', [[[], s.messagesOut]]);
+  metric('sent_bytes_total', 'counter', 'Payload bytes written to the socket.', [[[], s.bytesOut]]);
+  metric('queue_messages', 'gauge', 'Messages waiting to be written.', [[[], s.queueDepth]]);
+  metric('queue_bytes', 'gauge', 'Bytes waiting to be written.', [[[], s.queueBytes]]);
+  metric('drops_total', 'counter', 'Outgoing messages dropped.', [[[], s.drops]]);
+  metric('stalls_total', 'counter', 'Stall watchdog firings.', [[[], s.stalls]]);
+  metric('rotations_total', 'counter', 'Connection rotations (max age).', [[[], s.rotations]]);
+  return `${lines.join('\n')}\n`;
+}

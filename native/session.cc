@@ -1,0 +1,624 @@
+#include "session.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "json.h"
+#include "lws_glue.h"
+#include "service_thread.h"
+
+namespace nlws {
+
+double WallMs() {
+  using namespace std::chrono;
+  return static_cast<double>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()) / 1000.0;
+}
+
+namespace {
+
+std::string Num(double v) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.3f", v);
+  return buf;
+}
+
+}  // namespace
+
+Session::Session(ServiceThread& s, uint32_t i, std::shared_ptr<ConnectOptions> o)
+    : service(s), id(i), opts(std::move(o)) {
+  const SessionPolicy& p = policy();
+  table_ = p.backoffMs.empty() ? std::vector<uint32_t>{1000} : p.backoffMs;
+  retry_.retry_ms_table = table_.data();
+  retry_.retry_ms_table_count = static_cast<uint16_t>(table_.size());
+  retry_.conceal_count = p.maxAttempts ? p.maxAttempts : LWS_RETRY_CONCEAL_ALWAYS;
+  // lws reads 0 as "its default, 30 %": the smallest jitter it can do is 1 %.
+  retry_.jitter_percent = p.jitterPercent ? p.jitterPercent : 1;
+  if (p.heartbeatIntervalMs) {
+    // lws's validity timer is the backstop of our own heartbeat (which
+    // pings with a timestamp and has ms precision): it only hangs up, one
+    // second after our timeout would have fired.
+    auto secs = static_cast<uint16_t>(
+        std::ceil((p.heartbeatIntervalMs + p.heartbeatTimeoutMs) / 1000.0) + 1);
+    idlePolicy.secs_since_valid_ping = secs;
+    idlePolicy.secs_since_valid_hangup = secs;
+  }
+}
+
+Session::~Session() {
+  if (!contextGone_) {
+    lws_sul_cancel(&retryTimer_.sul);
+    lws_sul_cancel(&stallTimer_.sul);
+    lws_sul_cancel(&ageTimer_.sul);
+    lws_sul_cancel(&resetTimer_.sul);
+  }
+}
+
+void Session::Emit(EventType type, double value, const std::string& json) {
+  service.events().Add(type, id, value, json);
+}
+
+void Session::SetState(SessionState s) {
+  if (s == state_) return;
+  state_ = s;
+  std::string j = "{\"at\":" + Num(WallMs()) + "}";
+  Emit(EventType::kState, static_cast<double>(s), j);
+}
+
+static void Schedule(ServiceThread& svc, SessionTimer& t, Session* owner, double ms, sul_cb_t cb) {
+  t.owner = owner;
+  if (ms < 0) ms = 0;
+  lws_sul_schedule(svc.context(), 0, &t.sul, cb, static_cast<lws_usec_t>(ms * LWS_US_PER_MS));
+}
+
+Connection* Session::Attempt(uint32_t generation) {
+  if (current_ && current_->generation == generation) return current_.get();
+  if (replacement_ && replacement_->generation == generation) return replacement_.get();
+  return nullptr;
+}
+
+std::unique_ptr<Connection> Session::Take(Connection& c) {
+  if (current_.get() == &c) return std::move(current_);
+  if (replacement_.get() == &c) return std::move(replacement_);
+  for (auto it = retiring_.begin(); it != retiring_.end(); ++it) {
+    if (it->get() == &c) {
+      std::unique_ptr<Connection> out = std::move(*it);
+      retiring_.erase(it);
+      return out;
+    }
+  }
+  return nullptr;
+}
+
+void Session::Bury(std::unique_ptr<Connection> c) {
+  if (c) service.Bury(std::move(c));
+}
+
+void Session::Abandon(std::unique_ptr<Connection> c) {
+  if (!c) return;
+  if (c->wsi) {
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    lws_set_opaque_user_data(c->wsi, nullptr);
+    c->wsi = nullptr;
+  }
+  c->phase = Connection::Phase::kDone;
+  Bury(std::move(c));
+}
+
+void Session::Start() {
+  Emit(EventType::kState, static_cast<double>(state_), "{\"at\":" + Num(WallMs()) + "}");
+  StartAttempt(false);
+}
+
+void Session::StartAttempt(bool rotation) {
+  uint32_t gen = ++generation_;
+  auto c = std::make_unique<Connection>(*this, gen, opts);
+  Connection& ref = *c;
+  if (rotation) {
+    replacement_ = std::move(c);
+  } else {
+    current_ = std::move(c);
+  }
+  if (policy().hookConfig) {
+    // url/headers are functions: JS computes them for this attempt.
+    Emit(EventType::kNeedConfig, gen, "");
+    return;
+  }
+  ConnectionStart(ref);
+}
+
+void Session::Config(uint32_t generation, std::shared_ptr<ConnectOptions> fresh, const std::string& error) {
+  Connection* c = Attempt(generation);
+  if (!c || c->phase != Connection::Phase::kConfiguring) return;
+  if (!error.empty() || !fresh) {
+    ConnectionFailEarly(*c, Cause::kConfig, "ERR_CONFIG", error.empty() ? "no configuration" : error);
+    return;
+  }
+  fresh->policy = opts->policy;
+  opts = std::move(fresh);
+  c->opts = opts;
+  ConnectionStart(*c);
+}
+
+void Session::Resolved(uint32_t generation, const std::string& address, const std::string& error) {
+  if (Connection* c = Attempt(generation)) ConnectionResolved(*c, address, error);
+}
+
+void Session::AttemptOpened(Connection& c) {
+  double now = WallMs();
+  std::string info = c.openInfo.empty() ? "{\"protocol\":\"\",\"extensions\":\"\",\"headers\":{}" : c.openInfo;
+  c.openInfo.clear();
+  if (&c == replacement_.get()) {
+    Emit(EventType::kRotate, c.generation, "{\"phase\":\"open\",\"at\":" + Num(now) + "}");
+    if (policy().hookOnOpen) {
+      Emit(EventType::kOnOpen, c.generation, info + ",\"reason\":\"rotate\",\"reconnected\":true}");
+    } else {
+      SwitchToReplacement();
+    }
+    return;
+  }
+  if (&c != current_.get()) return;
+  bool reconnected = everOpened_;
+  double downtime = reconnected && downSinceMs_ > 0 ? now - downSinceMs_ : 0;
+  if (reconnected && downSinceMs_ > 0) {
+    // Inbound data sent by the server in this window may never arrive.
+    double from = lastMessageMs_ > 0 && lastMessageMs_ < downSinceMs_ ? lastMessageMs_ : downSinceMs_;
+    Emit(EventType::kGap, 0, "{\"from\":" + Num(from) + ",\"to\":" + Num(now) + "}");
+  }
+  everOpened_ = true;
+  openedAtMs_ = now;
+  openGeneration_ = c.generation;
+  lastMessageMs_ = now;
+  SetState(SessionState::kOpen);
+  Emit(EventType::kOpen, c.generation,
+       info + ",\"reconnected\":" + (reconnected ? "true" : "false") + ",\"downtimeMs\":" + Num(downtime) +
+           ",\"attempt\":" + std::to_string(tries_) + ",\"at\":" + Num(now) + "}");
+  // The try counter resets once a connection has stayed up for a while.
+  if (policy().resetAfterMs) Schedule(service, resetTimer_, this, policy().resetAfterMs, OnResetTimer);
+  ArmStall();
+  ArmAge();
+  backlogOpen_ = !policy().hookOnOpen;
+  if (policy().hookOnOpen)
+    Emit(EventType::kOnOpen, c.generation,
+         info + ",\"reason\":\"open\",\"reconnected\":" + (reconnected ? "true" : "false") + "}");
+  ExpireQueue();
+  Flush();
+}
+
+void Session::OnOpenDone(uint32_t generation, const std::string& error) {
+  Connection* c = Attempt(generation);
+  if (!c || c->phase != Connection::Phase::kOpen) return;
+  if (!error.empty()) {
+    c->errorJson = ErrorJson("ERR_ON_OPEN", "onOpen failed: " + error);
+    ConnectionKill(*c, Cause::kConfig, false);
+    return;
+  }
+  if (c == replacement_.get()) {
+    SwitchToReplacement();
+    return;
+  }
+  backlogOpen_ = true;
+  ExpireQueue();
+  Flush();
+}
+
+void Session::SwitchToReplacement() {
+  double now = WallMs();
+  std::unique_ptr<Connection> old = std::move(current_);
+  current_ = std::move(replacement_);
+  // A message the old connection was sending in fragments starts over on the
+  // new one; the old one's partial message dies with it (Close may interleave).
+  if (!queue_.empty() && queue_.front()->sent > 0 && queue_.front()->sent < queue_.front()->size())
+    queue_.front()->sent = 0;
+  Emit(EventType::kRotate, current_->generation, "{\"phase\":\"switch\",\"at\":" + Num(now) + "}");
+  for (auto& h : held_) service.events().AddOwned(h.type, id, 0, std::move(h.data));
+  held_.clear();
+  openGeneration_ = current_->generation;
+  lastMessageMs_ = now;
+  backlogOpen_ = true;
+  if (old) {
+    ConnectionClose(*old, 1000, "rotating");
+    retiring_.push_back(std::move(old));
+  }
+  ArmAge();
+  Flush();
+}
+
+void Session::AttemptMessage(Connection& c, EventType type, const uint8_t* data, size_t len) {
+  if (&c == current_.get()) {
+    service.events().Add(type, id, 0, data, len);
+    lastMessageMs_ = WallMs();
+  } else if (&c == replacement_.get()) {
+    held_.push_back({type, std::vector<uint8_t>(data, data + len)});
+  }
+  // A rotated-out connection's late messages duplicate the new one's: dropped.
+}
+
+void Session::AttemptMessageOwned(Connection& c, EventType type, std::vector<uint8_t>&& data) {
+  if (&c == current_.get()) {
+    if (data.size() >= EventBatch::kOwnChunkThreshold) {
+      service.events().AddOwned(type, id, 0, std::move(data));
+    } else {
+      service.events().Add(type, id, 0, data.data(), data.size());
+    }
+    lastMessageMs_ = WallMs();
+  } else if (&c == replacement_.get()) {
+    held_.push_back({type, std::move(data)});
+  }
+}
+
+void Session::AttemptPong(Connection& c, const uint8_t* data, size_t len) {
+  if (&c != current_.get()) return;
+  double sent = 0;
+  double rtt = -1;
+  if (IsHeartbeatPong(data, len, &sent)) {
+    rtt = WallMs() - sent;
+    if (rtt < 0) rtt = 0;
+  }
+  service.events().Add(EventType::kPong, id, rtt, data, len);
+}
+
+void Session::RxAdded(Connection& c, uint64_t bytes) {
+  rxUnacked_ += bytes;
+  if (rxUnacked_ > opts->rxHighWater) {
+    if (current_) ConnectionPauseRx(*current_);
+    if (replacement_) ConnectionPauseRx(*replacement_);
+  }
+}
+
+void Session::Ack(uint64_t bytes) {
+  rxUnacked_ = bytes > rxUnacked_ ? 0 : rxUnacked_ - bytes;
+  if (rxUnacked_ <= opts->rxHighWater / 2) {
+    if (current_) ConnectionResumeRx(*current_);
+    if (replacement_) ConnectionResumeRx(*replacement_);
+  }
+}
+
+OutMessage* Session::NextToWrite(Connection& c) {
+  if (!c.priority.empty()) return c.priority.front().get();
+  if (&c != current_.get() || !backlogOpen_ || queue_.empty()) return nullptr;
+  return queue_.front().get();
+}
+
+void Session::Written(Connection& c, OutMessage* m, size_t bytes, bool complete) {
+  service.events().AddSent(id, static_cast<double>(bytes), complete ? 1 : 0);
+  if (!complete) return;
+  if (!c.priority.empty() && c.priority.front().get() == m) {
+    c.priority.pop_front();
+  } else if (!queue_.empty() && queue_.front().get() == m) {
+    queueBytes_ -= m->size();
+    queue_.pop_front();
+  }
+}
+
+void Session::Send(std::unique_ptr<OutMessage> m) {
+  if (state_ == SessionState::kClosed) return;
+  m->enqueuedAtMs = WallMs();
+  queueBytes_ += m->size();
+  queue_.push_back(std::move(m));
+  if (state_ != SessionState::kOpen) EnforceQueueBounds();
+  Flush();
+}
+
+void Session::SendPriority(uint32_t generation, std::unique_ptr<OutMessage> m) {
+  Connection* c = Attempt(generation);
+  if (!c || c->phase != Connection::Phase::kOpen) {
+    EmitDrop(std::move(m), "closed");
+    return;
+  }
+  c->priority.push_back(std::move(m));
+  ConnectionWantWrite(*c);
+}
+
+void Session::EmitDrop(std::unique_ptr<OutMessage> m, const char* why) {
+  int reason = why[0] == 'o' ? 0 : why[0] == 'e' ? 1 : 2;  // overflow, expired, closed
+  service.events().Add(EventType::kDrop, id, reason * 2 + (m->binary ? 1 : 0), m->payload(), m->size());
+  // The bytes leave bufferedAmount as if sent.
+  service.events().AddSent(id, static_cast<double>(m->size()), 1);
+}
+
+void Session::EnforceQueueBounds() {
+  const SessionPolicy& p = policy();
+  while (!queue_.empty() && (queue_.size() > p.queueMaxMessages || queueBytes_ > p.queueMaxBytes)) {
+    if (p.overflow == 1) {  // drop-oldest
+      std::unique_ptr<OutMessage> m = std::move(queue_.front());
+      queue_.pop_front();
+      queueBytes_ -= m->size();
+      EmitDrop(std::move(m), "overflow");
+    } else if (p.overflow == 2) {  // drop-newest
+      std::unique_ptr<OutMessage> m = std::move(queue_.back());
+      queue_.pop_back();
+      queueBytes_ -= m->size();
+      EmitDrop(std::move(m), "overflow");
+    } else {
+      break;  // reject: the façade refuses the send before it gets here
+    }
+  }
+}
+
+void Session::ExpireQueue() {
+  uint32_t ttl = policy().queueTtlMs;
+  if (!ttl) return;
+  double now = WallMs();
+  while (!queue_.empty() && queue_.front()->sent == 0 && now - queue_.front()->enqueuedAtMs > ttl) {
+    std::unique_ptr<OutMessage> m = std::move(queue_.front());
+    queue_.pop_front();
+    queueBytes_ -= m->size();
+    EmitDrop(std::move(m), "expired");
+  }
+}
+
+void Session::Flush() {
+  if (current_ && current_->phase == Connection::Phase::kOpen) ConnectionWantWrite(*current_);
+}
+
+void Session::Ping(const std::string& payload) {
+  if (current_ && current_->phase == Connection::Phase::kOpen) ConnectionPing(*current_, payload);
+}
+
+std::string Session::AttemptJson(const AttemptEnd& end) const {
+  std::string j = "{\"cause\":";
+  AppendJsonString(j, CauseName(end.cause));
+  j += ",\"code\":" + std::to_string(end.code) + ",\"reason\":";
+  AppendJsonString(j, end.reason);
+  if (end.status) j += ",\"status\":" + std::to_string(end.status);
+  return j;
+}
+
+void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
+  bool wasCurrent = &c == current_.get();
+  bool wasReplacement = &c == replacement_.get();
+  uint32_t gen = c.generation;
+  Bury(Take(c));
+  if (state_ == SessionState::kClosed) return;
+  double now = WallMs();
+  if (wasReplacement) {
+    held_.clear();
+    if (!userClosing_) {
+      // Keep the old connection; try the rotation again after a pause.
+      Emit(EventType::kRotate, gen, "{\"phase\":\"failed\",\"at\":" + Num(now) + "}");
+      if (policy().maxAgeMs) Schedule(service, ageTimer_, this, table_[0], OnAgeTimer);
+    }
+    return;
+  }
+  if (!wasCurrent) return;  // a rotated-out connection finished closing
+
+  lws_sul_cancel(&stallTimer_.sul);
+  lws_sul_cancel(&ageTimer_.sul);
+  lws_sul_cancel(&resetTimer_.sul);
+  // A message cut off mid-fragments is sent again whole.
+  if (!queue_.empty() && queue_.front()->sent > 0 && queue_.front()->sent < queue_.front()->size())
+    queue_.front()->sent = 0;
+  if (!end.errorJson.empty()) Emit(EventType::kError, gen, end.errorJson);
+  if (openGeneration_ == gen) {
+    double uptime = now - openedAtMs_;
+    Emit(EventType::kDisconnect, end.code,
+         AttemptJson(end) + ",\"uptimeMs\":" + Num(uptime) + ",\"at\":" + Num(now) + "}");
+    downSinceMs_ = now;
+    openGeneration_ = 0;
+    openedAtMs_ = 0;
+  } else if (downSinceMs_ == 0) {
+    downSinceMs_ = now;
+  }
+  if (replacement_) Abandon(std::move(replacement_));
+  held_.clear();
+
+  if (userClosing_ || end.cause == Cause::kUser) {
+    if (end.cause == Cause::kUser && end.code != 1006) {
+      Finish(end.code, end.reason);
+    } else {
+      Finish(1006, "");
+    }
+    return;
+  }
+  if (!policy().reconnect) {
+    Finish(end.code, end.reason);
+    return;
+  }
+  Failure f;
+  f.cause = end.cause;
+  f.status = end.status;
+  f.closeCode = end.code;
+  f.retryAfter = end.retryAfter;
+  f.refreshedOnce = refreshedOnce_;
+  f.reconnectOnNormalClose = policy().reconnectOnNormalClose;
+  f.nowMs = static_cast<int64_t>(now);
+  nlws::Decision d = Classify(f);
+  if (policy().hookDecide) {
+    // shouldReconnect: JS decides (waits for the JS thread).
+    awaitingDecision_ = true;
+    pendingEnd_ = end;
+    pendingDecision_ = d;
+    SetState(SessionState::kReconnecting);
+    std::string j = AttemptJson(end) + ",\"attempt\":" + std::to_string(tries_ + 1) + ",\"action\":";
+    AppendJsonString(j, ActionName(d.action));
+    j += ",\"delayMs\":" + std::to_string(d.delayMs) + ",\"why\":";
+    AppendJsonString(j, d.reason);
+    j += "}";
+    Emit(EventType::kDecide, 0, j);
+    return;
+  }
+  AfterFailure(end, d);
+}
+
+void Session::AfterFailure(const AttemptEnd& end, nlws::Decision d) {
+  switch (d.action) {
+    case Action::kGiveUp:
+      GiveUp(end, d.reason);
+      return;
+    case Action::kRefreshRetry:
+      refreshedOnce_ = true;
+      ScheduleRetry(end, 0);
+      return;
+    case Action::kRetryAfter:
+      ScheduleRetry(end, d.delayMs);
+      return;
+    case Action::kRetry:
+      ScheduleRetry(end, -1);
+      return;
+  }
+}
+
+void Session::Decide(bool retry, int64_t delayMs) {
+  if (!awaitingDecision_ || state_ == SessionState::kClosed) return;
+  awaitingDecision_ = false;
+  if (!retry) {
+    GiveUp(pendingEnd_, "shouldReconnect returned false");
+    return;
+  }
+  if (delayMs >= 0) {
+    ScheduleRetry(pendingEnd_, delayMs);
+  } else {
+    AfterFailure(pendingEnd_, pendingDecision_.action == Action::kGiveUp ? nlws::Decision{} : pendingDecision_);
+  }
+}
+
+void Session::ScheduleRetry(const AttemptEnd& end, int64_t delayMs) {
+  char conceal = 0;
+  unsigned int ms = lws_retry_get_delay_ms(service.context(), &retry_, &tries_, &conceal);
+  if (!conceal) {
+    GiveUp(end, "no connection after " + std::to_string(tries_ - 1) + " attempts (maxAttempts)");
+    return;
+  }
+  double delay = delayMs >= 0 ? static_cast<double>(delayMs) : static_cast<double>(ms);
+  SetState(SessionState::kReconnecting);
+  std::string j = "{\"attempt\":" + std::to_string(tries_) + ",\"delayMs\":" + Num(delay) + ",\"cause\":";
+  AppendJsonString(j, CauseName(end.cause));
+  j += ",\"at\":" + Num(WallMs()) + "}";
+  Emit(EventType::kReconnecting, delay, j);
+  Schedule(service, retryTimer_, this, delay, OnRetryTimer);
+}
+
+void Session::GiveUp(const AttemptEnd& end, const std::string& why) {
+  std::string j = "{\"cause\":";
+  AppendJsonString(j, CauseName(end.cause));
+  j += ",\"reason\":";
+  AppendJsonString(j, why);
+  j += ",\"code\":" + std::to_string(end.code);
+  if (end.status) j += ",\"status\":" + std::to_string(end.status);
+  j += ",\"at\":" + Num(WallMs()) + "}";
+  Emit(EventType::kGiveUp, 0, j);
+  Finish(end.code, end.reason);
+}
+
+void Session::Finish(int code, const std::string& reason) {
+  if (state_ == SessionState::kClosed) return;
+  lws_sul_cancel(&retryTimer_.sul);
+  lws_sul_cancel(&stallTimer_.sul);
+  lws_sul_cancel(&ageTimer_.sul);
+  lws_sul_cancel(&resetTimer_.sul);
+  if (replacement_) Abandon(std::move(replacement_));
+  if (current_) Abandon(std::move(current_));
+  for (auto& r : retiring_) Abandon(std::move(r));
+  retiring_.clear();
+  held_.clear();
+  // Nothing queued is lost silently: each unsent message comes back as 'drop'.
+  while (!queue_.empty()) {
+    std::unique_ptr<OutMessage> m = std::move(queue_.front());
+    queue_.pop_front();
+    EmitDrop(std::move(m), "closed");
+  }
+  queueBytes_ = 0;
+  SetState(SessionState::kClosed);
+  std::string j = "{\"code\":" + std::to_string(code) + ",\"reason\":";
+  AppendJsonString(j, reason);
+  j += ",\"at\":" + Num(WallMs()) + "}";
+  Emit(EventType::kClose, code, j);
+  service.ForgetSession(id);
+}
+
+void Session::Close(int code, const std::string& reason) {
+  if (state_ == SessionState::kClosed || userClosing_) return;
+  userClosing_ = true;
+  closeCode_ = code;
+  closeReason_ = reason;
+  awaitingDecision_ = false;
+  lws_sul_cancel(&retryTimer_.sul);
+  lws_sul_cancel(&ageTimer_.sul);
+  lws_sul_cancel(&stallTimer_.sul);
+  if (replacement_) Abandon(std::move(replacement_));
+  if (current_) {
+    SetState(SessionState::kClosing);
+    // An open connection writes what is queued, then closes; one still
+    // connecting is dropped (close code 1006).
+    ConnectionClose(*current_, code, reason);
+    return;
+  }
+  Finish(1006, "");
+}
+
+void Session::Terminate() {
+  if (state_ == SessionState::kClosed) return;
+  userClosing_ = true;
+  lws_sul_cancel(&retryTimer_.sul);
+  if (replacement_) Abandon(std::move(replacement_));
+  if (current_) {
+    SetState(SessionState::kClosing);
+    ConnectionKill(*current_, Cause::kUser, true);
+    return;
+  }
+  Finish(1006, "");
+}
+
+void Session::ArmStall() {
+  if (!policy().stallTimeoutMs) return;
+  Schedule(service, stallTimer_, this, policy().stallTimeoutMs, OnStallTimer);
+}
+
+void Session::ArmAge() {
+  const SessionPolicy& p = policy();
+  if (!p.maxAgeMs) return;
+  // Rotate up to jitter% early, so many clients do not rotate in step.
+  uint16_t r = 0;
+  lws_get_random(service.context(), &r, sizeof r);
+  double early = p.maxAgeMs * (p.maxAgeJitterPercent / 100.0) * (r / 65535.0);
+  Schedule(service, ageTimer_, this, p.maxAgeMs - early, OnAgeTimer);
+}
+
+void Session::OnRetryTimer(lws_sorted_usec_list_t* sul) {
+  Session* s = reinterpret_cast<SessionTimer*>(sul)->owner;
+  if (s->state_ == SessionState::kClosed || s->userClosing_) return;
+  s->SetState(SessionState::kConnecting);
+  s->StartAttempt(false);
+}
+
+void Session::OnStallTimer(lws_sorted_usec_list_t* sul) {
+  Session* s = reinterpret_cast<SessionTimer*>(sul)->owner;
+  if (s->state_ != SessionState::kOpen || !s->current_) return;
+  double now = WallMs();
+  double idle = now - s->lastMessageMs_;
+  uint32_t limit = s->policy().stallTimeoutMs;
+  if (idle < limit) {
+    Schedule(s->service, s->stallTimer_, s, limit - idle, OnStallTimer);
+    return;
+  }
+  s->Emit(EventType::kStall, idle, "{\"idleMs\":" + Num(idle) + ",\"at\":" + Num(now) + "}");
+  s->current_->errorJson = ErrorJson("ERR_STALL", "no message for " + std::to_string(limit) + " ms");
+  ConnectionKill(*s->current_, Cause::kStall, false);
+}
+
+void Session::OnAgeTimer(lws_sorted_usec_list_t* sul) {
+  Session* s = reinterpret_cast<SessionTimer*>(sul)->owner;
+  if (s->state_ != SessionState::kOpen || !s->current_ || s->replacement_ || s->userClosing_) return;
+  s->Emit(EventType::kRotate, s->current_->generation, "{\"phase\":\"start\",\"at\":" + Num(WallMs()) + "}");
+  s->StartAttempt(true);
+}
+
+void Session::OnResetTimer(lws_sorted_usec_list_t* sul) {
+  Session* s = reinterpret_cast<SessionTimer*>(sul)->owner;
+  s->tries_ = 0;
+  s->refreshedOnce_ = false;
+}
+
+void Session::Detach() {
+  lws_sul_cancel(&retryTimer_.sul);
+  lws_sul_cancel(&stallTimer_.sul);
+  lws_sul_cancel(&ageTimer_.sul);
+  lws_sul_cancel(&resetTimer_.sul);
+  contextGone_ = true;
+  if (current_) ConnectionDetach(*current_);
+  if (replacement_) ConnectionDetach(*replacement_);
+  for (auto& r : retiring_) ConnectionDetach(*r);
+}
+
+}  // namespace nlws

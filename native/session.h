@@ -1,0 +1,153 @@
+// A session: what connect() returns to JS, kept up across connections.
+// It owns the attempts (Connection), the outgoing queue that survives them,
+// and the timers of the persistence engine: reconnect backoff (lws retry
+// helpers), stall watchdog, maximum connection age (make-before-break
+// rotation) and the try-counter reset. Service thread only.
+#pragma once
+#include <libwebsockets.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "command_queue.h"
+#include "connect_options.h"
+#include "event_batch.h"
+#include "policy.h"
+
+namespace nlws {
+
+class ServiceThread;
+struct Connection;
+
+enum class SessionState : uint8_t { kConnecting = 0, kOpen = 1, kReconnecting = 2, kClosing = 3, kClosed = 4 };
+
+// How an attempt ended, as the attempt saw it.
+struct AttemptEnd {
+  Cause cause = Cause::kNetwork;
+  int code = 1006;          // close code (1006: no close frame)
+  std::string reason;
+  std::string errorJson;    // error event payload, or empty
+  int status = 0;           // HTTP status of a refused upgrade
+  std::string retryAfter;   // its Retry-After header
+};
+
+class Session;
+
+// An lws timer that knows its session.
+struct SessionTimer {
+  lws_sorted_usec_list_t sul;  // first member: the callback casts back
+  Session* owner;
+};
+
+class Session {
+ public:
+  Session(ServiceThread& s, uint32_t id, std::shared_ptr<ConnectOptions> o);
+  ~Session();
+
+  // Commands from JS.
+  void Start();
+  void Send(std::unique_ptr<OutMessage> m);
+  void SendPriority(uint32_t generation, std::unique_ptr<OutMessage> m);
+  void Close(int code, const std::string& reason);
+  void Terminate();
+  void Ping(const std::string& payload);
+  void Ack(uint64_t bytes);
+  void Resolved(uint32_t generation, const std::string& address, const std::string& error);
+  void Config(uint32_t generation, std::shared_ptr<ConnectOptions> fresh, const std::string& error);
+  void Decide(bool retry, int64_t delayMs);  // shouldReconnect's answer
+  void OnOpenDone(uint32_t generation, const std::string& error);
+  // The context is about to be destroyed: detach without callbacks.
+  void Detach();
+
+  // From attempts.
+  void AttemptOpened(Connection& c);
+  void AttemptMessage(Connection& c, EventType type, const uint8_t* data, size_t len);
+  void AttemptMessageOwned(Connection& c, EventType type, std::vector<uint8_t>&& data);
+  void AttemptPong(Connection& c, const uint8_t* data, size_t len);
+  void AttemptEnded(Connection& c, AttemptEnd&& end);
+  // The message `c` should write next (priority sends, then the queue once
+  // the backlog may flush), or nullptr.
+  OutMessage* NextToWrite(Connection& c);
+  void Written(Connection& c, OutMessage* m, size_t bytes, bool complete);
+  void RxAdded(Connection& c, uint64_t bytes);
+
+  ServiceThread& service;
+  const uint32_t id;
+  std::shared_ptr<ConnectOptions> opts;  // newest (url/headers may change per attempt)
+  const SessionPolicy& policy() const { return opts->policy; }
+  // Idle policy for lws (held by pointer by every wsi of this session).
+  lws_retry_bo_t idlePolicy{};
+  bool closed() const { return state_ == SessionState::kClosed; }
+
+ private:
+  struct Held {  // a replacement's message, held until the switch
+    EventType type;
+    std::vector<uint8_t> data;
+  };
+
+  void SetState(SessionState s);
+  void StartAttempt(bool rotation);
+  void LaunchAttempt(Connection& c);
+  void Emit(EventType type, double value, const std::string& json);
+  void EmitDrop(std::unique_ptr<OutMessage> m, const char* why);
+  void EnforceQueueBounds();
+  void ExpireQueue();
+  void Flush();  // ask the active connection to write
+  void AfterFailure(const AttemptEnd& end, nlws::Decision d);
+  void ScheduleRetry(const AttemptEnd& end, int64_t delayMs);
+  void GiveUp(const AttemptEnd& end, const std::string& why);
+  void Finish(int code, const std::string& reason);
+  void SwitchToReplacement();
+  void ArmStall();
+  void ArmAge();
+  void Bury(std::unique_ptr<Connection> c);
+  void Abandon(std::unique_ptr<Connection> c);  // drop without callbacks
+  Connection* Attempt(uint32_t generation);
+  std::unique_ptr<Connection> Take(Connection& c);
+  std::string AttemptJson(const AttemptEnd& end) const;
+
+  static void OnRetryTimer(lws_sorted_usec_list_t* sul);
+  static void OnStallTimer(lws_sorted_usec_list_t* sul);
+  static void OnAgeTimer(lws_sorted_usec_list_t* sul);
+  static void OnResetTimer(lws_sorted_usec_list_t* sul);
+
+  SessionState state_ = SessionState::kConnecting;
+  std::unique_ptr<Connection> current_;      // the active attempt
+  std::unique_ptr<Connection> replacement_;  // make-before-break rotation
+  std::vector<std::unique_ptr<Connection>> retiring_;  // rotated out, closing
+  std::vector<Held> held_;                   // replacement's messages before the switch
+  uint32_t generation_ = 0;
+  uint16_t tries_ = 0;                       // lws retry counter
+  bool everOpened_ = false;
+  bool refreshedOnce_ = false;
+  bool userClosing_ = false;
+  bool awaitingDecision_ = false;
+  AttemptEnd pendingEnd_;                    // while awaiting JS's decision
+  nlws::Decision pendingDecision_;
+  bool backlogOpen_ = false;                 // onOpen done: the queue may flush
+  int closeCode_ = 1000;
+  std::string closeReason_;
+  double openedAtMs_ = 0;                    // wall clock of the current open
+  uint32_t openGeneration_ = 0;              // attempt that is open, 0 if none
+  double lastMessageMs_ = 0;                 // last application message (wall clock)
+  double downSinceMs_ = 0;                   // wall clock of the last loss
+  std::vector<uint32_t> table_;
+  lws_retry_bo_t retry_{};
+
+  std::deque<std::unique_ptr<OutMessage>> queue_;
+  uint64_t queueBytes_ = 0;
+  uint64_t rxUnacked_ = 0;
+
+  SessionTimer retryTimer_{};
+  SessionTimer stallTimer_{};
+  SessionTimer ageTimer_{};
+  SessionTimer resetTimer_{};
+  bool contextGone_ = false;
+};
+
+double WallMs();
+
+}  // namespace nlws
