@@ -134,13 +134,17 @@ export function lwsRetryEntry(policy: unknown): LwsRetryPolicy {
 }
 
 /** The lws retry entry as our options (explicit options win over it). */
-export function fromLwsRetry(r: LwsRetryPolicy): { reconnect: ReconnectOptions; heartbeat?: HeartbeatOptions | false } {
+export function fromLwsRetry(r: LwsRetryPolicy): { reconnect: ReconnectOptions | false; heartbeat?: HeartbeatOptions | false } {
   const reconnect: ReconnectOptions = {};
   if (r.backoff) reconnect.backoffMs = r.backoff;
-  // lws: conceal 65535 (LWS_RETRY_CONCEAL_ALWAYS) retries forever.
-  if (r.conceal !== undefined) reconnect.maxAttempts = r.conceal === 65535 ? 0 : r.conceal;
-  if (r.jitterpc !== undefined) reconnect.jitterPercent = r.jitterpc;
-  const out: { reconnect: ReconnectOptions; heartbeat?: HeartbeatOptions | false } = { reconnect };
+  // lws: conceal 65535 (LWS_RETRY_CONCEAL_ALWAYS) retries forever; 0 hides
+  // no failure at all, i.e. no retry.
+  if (r.conceal !== undefined && r.conceal > 0) reconnect.maxAttempts = r.conceal === 65535 ? 0 : r.conceal;
+  // lws reads jitterpc 0 as its default, 30 %.
+  if (r.jitterpc !== undefined) reconnect.jitterPercent = r.jitterpc === 0 ? 30 : r.jitterpc;
+  const out: { reconnect: ReconnectOptions | false; heartbeat?: HeartbeatOptions | false } = {
+    reconnect: r.conceal === 0 ? false : reconnect,
+  };
   if (r.svalidhup !== undefined || r.svalidping !== undefined) {
     const hup = r.svalidhup ?? 0;
     const ping = r.svalidping ?? 0;
@@ -180,11 +184,14 @@ export interface ResolvedPolicy {
 export function resolvePolicy(o: PolicyInput): ResolvedPolicy {
   const fromLws = o.policy === undefined ? undefined : fromLwsRetry(lwsRetryEntry(o.policy));
 
-  let reconnectOn = true;
-  let r: Record<string, unknown> = { ...(fromLws?.reconnect ?? {}) };
+  let reconnectOn = fromLws?.reconnect !== false;
+  let r: Record<string, unknown> = { ...(fromLws?.reconnect || {}) };
   if (o.reconnect === false) reconnectOn = false;
-  else if (isObject(o.reconnect)) r = { ...r, ...o.reconnect };
-  else if (o.reconnect !== undefined && o.reconnect !== true) throw typeError('ERR_INVALID_OPTION', 'reconnect must be a boolean or an object');
+  else if (o.reconnect === true) reconnectOn = true;
+  else if (isObject(o.reconnect)) {
+    reconnectOn = true;
+    r = { ...r, ...o.reconnect };
+  } else if (o.reconnect !== undefined) throw typeError('ERR_INVALID_OPTION', 'reconnect must be a boolean or an object');
   only(r, 'reconnect', ['backoffMs', 'jitterPercent', 'maxAttempts', 'resetAfterMs', 'onNormalClose']);
   let backoff: number[] = [...DEFAULT_BACKOFF_MS];
   if (r.backoffMs !== undefined) {

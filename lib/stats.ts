@@ -100,6 +100,13 @@ export class StatsRecorder {
 
   closed(at: number): void {
     if (this.openSince) this.uptimeMs += at - this.openSince;
+    if (this.downSince) {
+      // Ended during an outage: it still counts (downtime is a counter).
+      const outage = at - this.downSince;
+      this.downtimeMs += outage;
+      this.longestOutageMs = Math.max(this.longestOutageMs, outage);
+      if (this.lastDisconnect && this.lastDisconnect.durationMs === undefined) this.lastDisconnect.durationMs = outage;
+    }
     this.openSince = 0;
     this.downSince = 0;
   }

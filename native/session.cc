@@ -331,7 +331,13 @@ void Session::EnforceQueueBounds() {
       queueBytes_ -= m->size();
       EmitDrop(std::move(m), "overflow");
     } else {
-      break;  // reject: the façade refuses the send before it gets here
+      // reject: the façade refuses such sends, but it learns of a lost
+      // connection a little late; what slips through is dropped, not kept
+      // without bound.
+      std::unique_ptr<OutMessage> m = std::move(queue_.back());
+      queue_.pop_back();
+      queueBytes_ -= m->size();
+      EmitDrop(std::move(m), "overflow");
     }
   }
 }
@@ -404,11 +410,7 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
   held_.clear();
 
   if (userClosing_ || end.cause == Cause::kUser) {
-    if (end.cause == Cause::kUser && end.code != 1006) {
-      Finish(end.code, end.reason);
-    } else {
-      Finish(1006, "");
-    }
+    Finish(end.code, end.reason);  // our code, the server's if it closed first, or 1006
     return;
   }
   if (!policy().reconnect) {

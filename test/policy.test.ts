@@ -267,7 +267,16 @@ describe('lws Secure Streams retry policy', () => {
   });
 
   it('conceal 65535 (LWS_RETRY_CONCEAL_ALWAYS) retries forever', () => {
-    expect(fromLwsRetry({ conceal: 65535 }).reconnect.maxAttempts).toBe(0);
+    expect(fromLwsRetry({ conceal: 65535 }).reconnect).toEqual({ maxAttempts: 0 });
+  });
+
+  it('conceal 0 (lws: hide no failure) means no reconnection', () => {
+    expect(fromLwsRetry({ conceal: 0 }).reconnect).toBe(false);
+    expect(resolvePolicy({ policy: { conceal: 0 }, hookConfig: false, hookDecide: false, hookOnOpen: false }).native.reconnect).toBe(false);
+  });
+
+  it('jitterpc 0 is lws\'s default jitter, 30 %', () => {
+    expect(fromLwsRetry({ jitterpc: 0 }).reconnect).toEqual({ jitterPercent: 30 });
   });
 
   it('svalidhup 0 turns the heartbeat off', () => {

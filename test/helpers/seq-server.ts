@@ -1,0 +1,228 @@
+/**
+ * A ws server for the session tests (queue, rotation) on 127.0.0.1, port 0.
+ *
+ * It records everything in one ordered log (connection opened, message
+ * received, connection closed), so a test can check what the server saw and
+ * in which order, across connections. On demand it:
+ *  - terminates a connection after it received `terminateAfter` messages, or
+ *    all connections at once (`terminateAll`);
+ *  - refuses new upgrades with an HTTP status (`refuse(503)`), which keeps a
+ *    session reconnecting while the test looks at its queue;
+ *  - broadcasts one global sequence number to every open connection on an
+ *    interval (`startBroadcast`): `{"seq":N}`, each number sent to each
+ *    connection open at that moment.
+ *
+ * It emits 'connection' (conn), 'message' (conn, text) and 'close' (conn), so
+ * tests await events (see `until`) instead of sleeping.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { TimeoutError } from './wait.js';
+
+export interface SeqConn {
+  /** 1, 2, 3... in the order the server accepted them. */
+  readonly id: number;
+  readonly ws: WebSocket;
+  /** Text of every message received on this connection, in order. */
+  readonly messages: string[];
+  /** Set once ws reports the close. */
+  closeInfo: { code: number; reason: string } | undefined;
+  readonly closed: Promise<{ code: number; reason: string }>;
+}
+
+export type LogEntry =
+  | { kind: 'open'; conn: number }
+  | { kind: 'message'; conn: number; data: string }
+  | { kind: 'close'; conn: number; code: number };
+
+export interface SeqServerOptions {
+  /** Terminate (TCP drop, no Close frame) a connection once it has received this many messages. */
+  terminateAfter?: number;
+  /** Sent to each new connection as its first message. */
+  greet?: (conn: SeqConn) => string;
+}
+
+export interface SeqServer extends EventEmitter {
+  readonly url: string;
+  readonly conns: SeqConn[];
+  /** Every message received, all connections, in arrival order. */
+  readonly received: Array<{ conn: number; data: string }>;
+  readonly log: LogEntry[];
+  /** Upgrade requests answered with an HTTP error while refusing. */
+  readonly refusals: number;
+  /** Refuse new upgrades with this status (e.g. 503); false accepts again. */
+  refuse(status: number | false): void;
+  /** Drop every open connection without a Close frame. */
+  terminateAll(): void;
+  /** Send {"seq":N} to every open connection every `intervalMs`; N is one counter for the server. */
+  startBroadcast(intervalMs: number): void;
+  stopBroadcast(): void;
+  /** The next sequence number the broadcast will send. */
+  readonly nextSeq: number;
+  close(): Promise<void>;
+}
+
+function text(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+export async function startSeqServer(options: SeqServerOptions = {}): Promise<SeqServer> {
+  const http: Server = createServer((_req, res) => {
+    res.writeHead(426, { Connection: 'close' }).end();
+  });
+  const sockets = new Set<Socket>();
+  http.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+
+  let refuseStatus: number | false = false;
+  let refusals = 0;
+  const wss = new WebSocketServer({
+    server: http,
+    perMessageDeflate: false,
+    verifyClient: (_info, cb) => {
+      if (refuseStatus !== false) {
+        refusals++;
+        cb(false, refuseStatus, 'Refused by the test');
+      } else {
+        cb(true);
+      }
+    },
+  });
+  wss.on('error', () => undefined);
+
+  const emitter = new EventEmitter();
+  const conns: SeqConn[] = [];
+  const received: Array<{ conn: number; data: string }> = [];
+  const log: LogEntry[] = [];
+  let seq = 0;
+  let ticker: NodeJS.Timeout | undefined;
+
+  wss.on('connection', (ws) => {
+    let resolveClosed!: (v: { code: number; reason: string }) => void;
+    const conn: SeqConn = {
+      id: conns.length + 1,
+      ws,
+      messages: [],
+      closeInfo: undefined,
+      closed: new Promise((resolve) => {
+        resolveClosed = resolve;
+      }),
+    };
+    conns.push(conn);
+    log.push({ kind: 'open', conn: conn.id });
+    ws.on('error', () => undefined);
+    ws.on('message', (data) => {
+      const t = text(data);
+      conn.messages.push(t);
+      received.push({ conn: conn.id, data: t });
+      log.push({ kind: 'message', conn: conn.id, data: t });
+      if (options.terminateAfter !== undefined && conn.messages.length === options.terminateAfter) ws.terminate();
+      emitter.emit('message', conn, t);
+    });
+    ws.once('close', (code, reason) => {
+      conn.closeInfo = { code, reason: reason.toString('utf8') };
+      log.push({ kind: 'close', conn: conn.id, code });
+      resolveClosed(conn.closeInfo);
+      emitter.emit('close', conn);
+    });
+    if (options.greet) ws.send(options.greet(conn));
+    emitter.emit('connection', conn);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
+      http.removeListener('error', reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+
+  let closing: Promise<void> | undefined;
+  return Object.assign(emitter, {
+    url: `ws://127.0.0.1:${port}`,
+    conns,
+    received,
+    log,
+    get refusals() {
+      return refusals;
+    },
+    get nextSeq() {
+      return seq;
+    },
+    refuse(status: number | false) {
+      refuseStatus = status;
+    },
+    terminateAll() {
+      for (const ws of wss.clients) ws.terminate();
+    },
+    startBroadcast(intervalMs: number) {
+      if (ticker) return;
+      ticker = setInterval(() => {
+        const msg = JSON.stringify({ seq: seq++ });
+        for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(msg);
+      }, intervalMs);
+    },
+    stopBroadcast() {
+      if (ticker) clearInterval(ticker);
+      ticker = undefined;
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        if (ticker) clearInterval(ticker);
+        ticker = undefined;
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
+        http.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      });
+      return closing;
+    },
+  }) as SeqServer;
+}
+
+/**
+ * Resolves once `predicate()` is true: checked now, then after each `event`
+ * of `emitter`. Rejects with a TimeoutError after `timeoutMs`. For counters
+ * that grow with events (messages received, disconnects seen...).
+ */
+export function until(
+  emitter: EventEmitter,
+  event: string,
+  predicate: () => boolean,
+  timeoutMs: number,
+  label = `${event} condition`,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const check = (): void => {
+      let ok: boolean;
+      try {
+        ok = predicate();
+      } catch (e) {
+        done();
+        reject(e as Error);
+        return;
+      }
+      if (ok) {
+        done();
+        resolve();
+      }
+    };
+    const done = (): void => {
+      clearTimeout(timer);
+      emitter.removeListener(event, check);
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new TimeoutError(label, timeoutMs));
+    }, timeoutMs);
+    emitter.on(event, check);
+    check();
+  });
+}
