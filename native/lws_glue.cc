@@ -64,6 +64,12 @@ void Kill(Connection& c) {
   if (c.wsi) lws_set_timeout(c.wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
+// Timer callbacks run just before the service thread sleeps in poll():
+// whatever they emitted is published at once.
+void FlushEvents() {
+  if (EventBatch* events = ThreadEventBatch()) events->Flush();
+}
+
 // The close handshake did not complete in time: drop TCP.
 void OnCloseTimeout(lws_sorted_usec_list_t* sul) {
   Kill(*reinterpret_cast<ConnectionTimer*>(sul)->owner);
@@ -80,6 +86,7 @@ void OnHandshakeTimeout(lws_sorted_usec_list_t* sul) {
   } else {
     End(*c, Cause::kTimeout, 1006, "");
   }
+  FlushEvents();
 }
 
 // Keepalive (RFC 6455 5.5.2): after intervalMs without proof of life, PING;
@@ -96,6 +103,7 @@ void OnHeartbeat(lws_sorted_usec_list_t* sul) {
     } else if (now - c->pingSentMs >= p.heartbeatTimeoutMs) {
       Fail(*c, "ERR_HEARTBEAT_TIMEOUT", "no answer to a ping within " + std::to_string(p.heartbeatTimeoutMs) + " ms");
       ConnectionKill(*c, Cause::kHeartbeat, false);
+      FlushEvents();
       return;
     } else {
       StartTimer(*c, c->heartbeatTimer, c->pingSentMs + p.heartbeatTimeoutMs - now, OnHeartbeat);
@@ -113,9 +121,26 @@ void OnHeartbeat(lws_sorted_usec_list_t* sul) {
   }
 }
 
-void ProofOfLife(Connection& c, struct lws* wsi) {
+// Life proven (a frame, or with pongOnly only a PONG): the next heartbeat
+// PING is due intervalMs from now. The timer is moved only when a PING is
+// outstanding (rare), not on every frame.
+void ProvenAlive(Connection& c) {
   c.lastLifeMs = WallMs();
-  if (!c.opts->policy.pongOnly) lws_validity_confirmed(wsi);
+  if (c.pingSentMs > 0) {
+    c.pingSentMs = 0;
+    StartTimer(c, c.heartbeatTimer, c.opts->policy.heartbeatIntervalMs, OnHeartbeat);
+  }
+}
+
+void ProofOfLife(Connection& c, struct lws* wsi) {
+  if (c.opts->policy.pongOnly || !c.opts->policy.heartbeatIntervalMs) return;
+  ProvenAlive(c);
+  // lws_validity_confirmed re-sorts lws's timer list: at most 4 times a
+  // second, plenty for a backstop with whole-second granularity.
+  if (c.lastLifeMs - c.lastConfirmedMs >= 250 || c.lastLifeMs < c.lastConfirmedMs) {
+    c.lastConfirmedMs = c.lastLifeMs;
+    lws_validity_confirmed(wsi);
+  }
 }
 
 // HTTP response headers as a JSON object (lower-case names).
@@ -318,6 +343,12 @@ int FailOpenConnection(Connection& c, struct lws* wsi, int code, const char* err
   return -1;
 }
 
+bool HeartbeatBackstopFired(const Connection& c) {
+  uint16_t hup = c.session.idlePolicy.secs_since_valid_hangup;
+  return c.opts->policy.heartbeatIntervalMs && hup && c.phase == Connection::Phase::kOpen &&
+         WallMs() - c.lastLifeMs >= hup * 1000.0 - 100;
+}
+
 int OnReceive(Connection& c, struct lws* wsi, const uint8_t* in, size_t len) {
   if (c.phase != Connection::Phase::kOpen && c.phase != Connection::Phase::kClosing) return 0;
   ProofOfLife(c, wsi);
@@ -487,7 +518,8 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
     case LWS_CALLBACK_CLIENT_RECEIVE:
       return OnReceive(*c, wsi, static_cast<const uint8_t*>(in), len);
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG: {
-      c->lastLifeMs = WallMs();  // lws confirms validity for PONGs itself
+      // lws confirms validity for PONGs itself.
+      if (c->opts->policy.heartbeatIntervalMs) ProvenAlive(*c);
       c->session.AttemptPong(*c, static_cast<const uint8_t*>(in), len);
       return 0;
     }
@@ -533,6 +565,10 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
         End(*c, Cause::kProtocol, c->closeCode, "");
       } else if (c->closeSent && c->closeRequested) {
         End(*c, Cause::kUser, c->closeCode, c->closeReason);
+      } else if (!c->killed && HeartbeatBackstopFired(*c)) {
+        // lws's validity timer (our heartbeat's backstop) hung up.
+        Fail(*c, "ERR_HEARTBEAT_TIMEOUT", "no proof of life (lws validity timeout)");
+        End(*c, Cause::kHeartbeat, 1006, "");
       } else {
         End(*c, c->killed ? c->killCause : Cause::kNetwork, 1006, "");
       }

@@ -57,6 +57,7 @@ struct Connection {
 
   // Heartbeat.
   double lastLifeMs = 0;      // last proof of life (wall clock)
+  double lastConfirmedMs = 0; // last lws_validity_confirmed()
   double pingSentMs = 0;      // our last heartbeat PING, 0 if answered
   bool heartbeatPing = false; // send a heartbeat PING at the next WRITEABLE
 

@@ -577,11 +577,15 @@ void Session::ArmAge() {
   Schedule(service, ageTimer_, this, p.maxAgeMs - early, OnAgeTimer);
 }
 
+// Session timers run just before the service thread sleeps in poll(): each
+// publishes what it emitted at once.
 void Session::OnRetryTimer(lws_sorted_usec_list_t* sul) {
   Session* s = reinterpret_cast<SessionTimer*>(sul)->owner;
+  EventBatch& events = s->service.events();
   if (s->state_ == SessionState::kClosed || s->userClosing_) return;
   s->SetState(SessionState::kConnecting);
   s->StartAttempt(false);
+  events.Flush();
 }
 
 void Session::OnStallTimer(lws_sorted_usec_list_t* sul) {
@@ -596,7 +600,9 @@ void Session::OnStallTimer(lws_sorted_usec_list_t* sul) {
   }
   s->Emit(EventType::kStall, idle, "{\"idleMs\":" + Num(idle) + ",\"at\":" + Num(now) + "}");
   s->current_->errorJson = ErrorJson("ERR_STALL", "no message for " + std::to_string(limit) + " ms");
+  EventBatch& events = s->service.events();
   ConnectionKill(*s->current_, Cause::kStall, false);
+  events.Flush();
 }
 
 void Session::OnAgeTimer(lws_sorted_usec_list_t* sul) {
@@ -604,6 +610,7 @@ void Session::OnAgeTimer(lws_sorted_usec_list_t* sul) {
   if (s->state_ != SessionState::kOpen || !s->current_ || s->replacement_ || s->userClosing_) return;
   s->Emit(EventType::kRotate, s->current_->generation, "{\"phase\":\"start\",\"at\":" + Num(WallMs()) + "}");
   s->StartAttempt(true);
+  s->service.events().Flush();
 }
 
 void Session::OnResetTimer(lws_sorted_usec_list_t* sul) {
