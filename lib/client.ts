@@ -14,6 +14,13 @@ import { StatsRecorder, toPrometheus, type Stats } from './stats';
 export type Message = { data: string | Buffer; isBinary: boolean };
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
 export type SessionState = 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed';
+/**
+ * A rotation: `start` (replacement connecting), `open` (it is up; onOpen runs
+ * on it), `switch` (sends move to it; the old one gets Close 1000), `done`
+ * (the old one has closed: everything it held was delivered, then the
+ * replacement's messages), or `failed` (the old one stays).
+ */
+export type RotatePhase = 'start' | 'open' | 'switch' | 'done' | 'failed';
 
 export interface OpenInfo {
   /** True for every open after the first. */
@@ -61,7 +68,7 @@ export interface WebSocketClientEvents {
   giveup: [info: GiveUpInfo];
   gap: [info: { from: number; to: number }];
   stall: [info: { idleMs: number }];
-  rotate: [info: { phase: 'start' | 'open' | 'switch' | 'failed' }];
+  rotate: [info: { phase: RotatePhase }];
   drop: [info: DropInfo];
 }
 
@@ -159,7 +166,9 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
   #rejectOpened!: (e: Error) => void;
   #resolveClosed!: () => void;
   #stats: StatsRecorder;
-  #dedupe: { recording: boolean; keys: Set<unknown> } | undefined;
+  // During a rotation (start..done) both connections may deliver a message:
+  // keys seen in that window, to drop the second copy.
+  #dedupe: { active: boolean; keys: Set<unknown> } | undefined;
   readonly #options: ResolvedOptions;
   readonly #setup: SessionSetup;
 
@@ -179,7 +188,7 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
     this.#closed = new Promise<void>((resolve) => {
       this.#resolveClosed = resolve;
     });
-    if (setup.user.dedupeKey) this.#dedupe = { recording: false, keys: new Set() };
+    if (setup.user.dedupeKey) this.#dedupe = { active: false, keys: new Set() };
     if (this.#options.logger) native.addLogger(this.#options.logger);
     this.#id = native.connect({ ...this.#options.native }, this.#options.trust, this);
     this.#hold(true);
@@ -375,16 +384,12 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
   #deliver(data: string | Buffer, isBinary: boolean): void {
     this.#stats.messagesIn++;
     this.#stats.bytesIn += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-    if (this.#dedupe) {
+    if (this.#dedupe?.active) {
       const fn = this.#setup.user.dedupeKey as NonNullable<ConnectOptions['dedupeKey']>;
       const key = fn(data, isBinary);
-      if (this.#dedupe.recording) {
-        this.#dedupe.keys.add(key);
-      } else if (this.#dedupe.keys.size > 0 && this.#dedupe.keys.has(key)) {
-        // Both connections delivered it during a rotation's overlap.
-        this.#dedupe.keys.delete(key);
-        return;
-      }
+      // Both connections delivered it during the rotation's overlap.
+      if (this.#dedupe.keys.has(key)) return;
+      this.#dedupe.keys.add(key);
     }
     this.emit('message', data, isBinary);
   }
@@ -434,6 +439,7 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
       }
       case EventType.Disconnect: {
         const d = this.#json<DisconnectInfo>(chunk, offset, length);
+        this.#dedupeWindow(false);
         this.#stats.disconnected({ at: d.at, cause: d.cause, code: d.code, reason: d.reason, uptimeMs: d.uptimeMs });
         this.#stats.record(d.at, 'disconnect', { ...d });
         this.emit('disconnect', d);
@@ -467,19 +473,10 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
         return;
       }
       case EventType.Rotate: {
-        const r = this.#json<{ phase: 'start' | 'open' | 'switch' | 'failed'; at: number }>(chunk, offset, length);
-        if (r.phase === 'open' && this.#dedupe) {
-          this.#dedupe.keys.clear();
-          this.#dedupe.recording = true;
-        }
-        if (r.phase === 'switch') {
-          this.#stats.rotations++;
-          if (this.#dedupe) this.#dedupe.recording = false;
-        }
-        if (r.phase === 'failed' && this.#dedupe) {
-          this.#dedupe.recording = false;
-          this.#dedupe.keys.clear();
-        }
+        const r = this.#json<{ phase: RotatePhase; at: number }>(chunk, offset, length);
+        if (r.phase === 'start') this.#dedupeWindow(true);
+        if (r.phase === 'done' || r.phase === 'failed') this.#dedupeWindow(false);
+        if (r.phase === 'switch') this.#stats.rotations++;
         this.#stats.record(r.at, 'rotate', { phase: r.phase });
         this.emit('rotate', { phase: r.phase });
         return;
@@ -520,6 +517,12 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
       default:
         return;
     }
+  }
+
+  #dedupeWindow(open: boolean): void {
+    if (!this.#dedupe) return;
+    this.#dedupe.active = open;
+    this.#dedupe.keys.clear();
   }
 
   #sent(bytes: number, messages: number): void {
@@ -591,11 +594,18 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
       reconnected: info.reconnected ?? false,
       reason: info.reason ?? 'open',
     };
-    Promise.resolve()
-      .then(() => fn(session))
-      .then(
-        () => native.onOpenDone(this.#id, attempt, ''),
-        (e: unknown) => native.onOpenDone(this.#id, attempt, messageOf(e) || 'onOpen failed'),
-      );
+    // Called now, within this batch: listeners it adds see the messages
+    // that arrived with the open. Bounded by configTimeoutMs.
+    let result: unknown;
+    try {
+      result = fn(session);
+    } catch (e) {
+      native.onOpenDone(this.#id, attempt, messageOf(e) || 'onOpen failed');
+      return;
+    }
+    withTimeout(Promise.resolve(result), this.#setup.configTimeoutMs, 'onOpen').then(
+      () => native.onOpenDone(this.#id, attempt, ''),
+      (e: unknown) => native.onOpenDone(this.#id, attempt, messageOf(e) || 'onOpen failed'),
+    );
   }
 }

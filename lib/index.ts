@@ -76,7 +76,7 @@ export const lwsVersion: string = native.lwsVersion;
 export { WebSocketClient, CONNECTING, OPEN, CLOSING, CLOSED } from './client';
 export type {
   Message, SendData, ReadyState, WebSocketClientEvents, SessionState, OpenInfo, DisconnectInfo,
-  ReconnectingInfo, GiveUpInfo, DropInfo,
+  ReconnectingInfo, GiveUpInfo, DropInfo, RotatePhase,
 } from './client';
 export type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, Dynamic, HeadersInput } from './options';
 export type { HeartbeatOptions, ReconnectOptions, QueueOptions, OverflowPolicy, LwsRetryPolicy } from './policy';

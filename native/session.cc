@@ -211,38 +211,58 @@ void Session::SwitchToReplacement() {
   if (!queue_.empty() && queue_.front()->sent > 0 && queue_.front()->sent < queue_.front()->size())
     queue_.front()->sent = 0;
   Emit(EventType::kRotate, current_->generation, "{\"phase\":\"switch\",\"at\":" + Num(now) + "}");
-  for (auto& h : held_) service.events().AddOwned(h.type, id, 0, std::move(h.data));
-  held_.clear();
   openGeneration_ = current_->generation;
   lastMessageMs_ = now;
   backlogOpen_ = true;
   if (old) {
+    // Outbound moves now; inbound once the old connection has closed, so
+    // nothing it still holds is lost and the order stays.
+    draining_ = old.get();
     ConnectionClose(*old, 1000, "rotating");
     retiring_.push_back(std::move(old));
+  } else {
+    FinishDrain();
   }
   ArmAge();
   Flush();
 }
 
+void Session::FinishDrain() {
+  draining_ = nullptr;
+  for (auto& h : held_) service.events().AddOwned(h.type, id, 0, std::move(h.data));
+  held_.clear();
+  Emit(EventType::kRotate, current_ ? current_->generation : 0,
+       "{\"phase\":\"done\",\"at\":" + Num(WallMs()) + "}");
+}
+
+// Inbound comes from the current connection, or during a rotation from the
+// old one until it has closed; the replacement's messages wait meanwhile.
+bool Session::Delivers(const Connection& c) const {
+  return draining_ ? &c == draining_ : &c == current_.get();
+}
+
+bool Session::Holds(const Connection& c) const {
+  return &c == replacement_.get() || (draining_ && &c == current_.get());
+}
+
 void Session::AttemptMessage(Connection& c, EventType type, const uint8_t* data, size_t len) {
-  if (&c == current_.get()) {
+  if (Delivers(c)) {
     service.events().Add(type, id, 0, data, len);
     lastMessageMs_ = WallMs();
-  } else if (&c == replacement_.get()) {
+  } else if (Holds(c)) {
     held_.push_back({type, std::vector<uint8_t>(data, data + len)});
   }
-  // A rotated-out connection's late messages duplicate the new one's: dropped.
 }
 
 void Session::AttemptMessageOwned(Connection& c, EventType type, std::vector<uint8_t>&& data) {
-  if (&c == current_.get()) {
+  if (Delivers(c)) {
     if (data.size() >= EventBatch::kOwnChunkThreshold) {
       service.events().AddOwned(type, id, 0, std::move(data));
     } else {
       service.events().Add(type, id, 0, data.data(), data.size());
     }
     lastMessageMs_ = WallMs();
-  } else if (&c == replacement_.get()) {
+  } else if (Holds(c)) {
     held_.push_back({type, std::move(data)});
   }
 }
@@ -387,7 +407,11 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
     }
     return;
   }
-  if (!wasCurrent) return;  // a rotated-out connection finished closing
+  if (!wasCurrent) {
+    // A rotated-out connection finished closing: inbound moves to the new one.
+    if (&c == draining_) FinishDrain();
+    return;
+  }
 
   lws_sul_cancel(&stallTimer_.sul);
   lws_sul_cancel(&ageTimer_.sul);
@@ -396,7 +420,7 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
   if (!queue_.empty() && queue_.front()->sent > 0 && queue_.front()->sent < queue_.front()->size())
     queue_.front()->sent = 0;
   if (!end.errorJson.empty()) Emit(EventType::kError, gen, end.errorJson);
-  if (openGeneration_ == gen) {
+  if (openGeneration_ == gen && !userClosing_ && end.cause != Cause::kUser) {
     double uptime = now - openedAtMs_;
     Emit(EventType::kDisconnect, end.code,
          AttemptJson(end) + ",\"uptimeMs\":" + Num(uptime) + ",\"at\":" + Num(now) + "}");
@@ -407,6 +431,11 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
     downSinceMs_ = now;
   }
   if (replacement_) Abandon(std::move(replacement_));
+  if (draining_) {
+    draining_ = nullptr;
+    for (auto& r : retiring_) Abandon(std::move(r));
+    retiring_.clear();
+  }
   held_.clear();
 
   if (userClosing_ || end.cause == Cause::kUser) {
@@ -513,6 +542,7 @@ void Session::Finish(int code, const std::string& reason) {
   if (current_) Abandon(std::move(current_));
   for (auto& r : retiring_) Abandon(std::move(r));
   retiring_.clear();
+  draining_ = nullptr;
   held_.clear();
   // Nothing queued is lost silently: each unsent message comes back as 'drop'.
   while (!queue_.empty()) {

@@ -101,6 +101,9 @@ class Session {
   void GiveUp(const AttemptEnd& end, const std::string& why);
   void Finish(int code, const std::string& reason);
   void SwitchToReplacement();
+  void FinishDrain();  // the old connection closed: inbound from the new one
+  bool Delivers(const Connection& c) const;
+  bool Holds(const Connection& c) const;
   void ArmStall();
   void ArmAge();
   void Bury(std::unique_ptr<Connection> c);
@@ -118,6 +121,10 @@ class Session {
   std::unique_ptr<Connection> current_;      // the active attempt
   std::unique_ptr<Connection> replacement_;  // make-before-break rotation
   std::vector<std::unique_ptr<Connection>> retiring_;  // rotated out, closing
+  // After a switch, inbound still comes from the old connection until it has
+  // closed (it may hold messages the server sent before the replacement
+  // joined); the replacement's messages wait in held_ until then.
+  Connection* draining_ = nullptr;
   std::vector<Held> held_;                   // replacement's messages before the switch
   uint32_t generation_ = 0;
   uint16_t tries_ = 0;                       // lws retry counter

@@ -8,6 +8,7 @@
  * connection: the session keeps reconnecting (and failing) until the test
  * lets it in again, so the queue is observed while the session is not open.
  */
+import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSeqServer, until, type SeqServer } from './helpers/seq-server';
 import { once, waitFor, withTimeout } from './helpers/wait';
@@ -51,7 +52,8 @@ function drops(c: WebSocketClient): DropInfo[] {
 
 /** Takes the server down for this session: new upgrades get 503, the open connection is dropped. */
 async function goDown(c: WebSocketClient, srv: SeqServer): Promise<void> {
-  const reconnecting = once<[ReconnectingInfo]>(c, 'reconnecting', T);
+  // 'error' events (the 503s) are expected meanwhile: not a reason to stop waiting.
+  const reconnecting = once<[ReconnectingInfo]>(c, 'reconnecting', T, { rejectOnError: false });
   srv.refuse(503);
   srv.terminateAll();
   await reconnecting;
@@ -61,7 +63,7 @@ async function goDown(c: WebSocketClient, srv: SeqServer): Promise<void> {
 
 /** Lets the session in again and waits for it to open. */
 async function comeBack(c: WebSocketClient, srv: SeqServer): Promise<void> {
-  const opened = once(c, 'open', T);
+  const opened = once(c, 'open', T, { rejectOnError: false });
   srv.refuse(false);
   await opened;
 }
@@ -130,37 +132,44 @@ describe('queued messages across reconnections', () => {
 
 describe('onOpen', () => {
   it('runs (async) before the backlog on the first open and again after a reconnect', async () => {
-    // The server greets each connection with a challenge; onOpen waits for it
-    // (a server round trip in which a premature flush would show) and answers.
-    const srv = await server({ greet: (conn) => `challenge-${conn.id}` });
+    // onOpen waits for a token the server sends only once onOpen has started
+    // (a round trip in which a premature flush of the backlog would show),
+    // then authenticates with it.
+    const srv = await server();
     const calls: Array<{ reconnected: boolean; reason: string }> = [];
+    const hooks = new EventEmitter();
     let c!: WebSocketClient;
     c = session(srv.url, {
       onOpen: async (s) => {
         calls.push({ reconnected: s.reconnected, reason: s.reason });
-        const [challenge] = await once<[string]>(c, 'message', T);
-        s.send(`auth:${challenge}`);
+        const token = once<[string]>(c, 'message', T);
+        hooks.emit('started');
+        const [t] = await token;
+        s.send(`auth:${t}`);
         s.send('auth-done');
       },
     });
     c.send('q1');
     c.send('q2');
+    const started1 = once(hooks, 'started', T);
     await withTimeout(c.opened, T, 'first open');
     c.send('q3'); // open, but onOpen has not finished: still behind it
-    await until(srv, 'message', () => texts(srv, 1).length >= 5, T, 'first connection messages').catch((e) => {
-      console.log(srv.log, calls, c.state);
-      throw e;
-    });
-    expect(texts(srv, 1)).toEqual(['auth:challenge-1', 'auth-done', 'q1', 'q2', 'q3']);
+    await started1;
+    srv.conns[0]!.ws.send('token-1');
+    await until(srv, 'message', () => texts(srv, 1).length >= 5, T, 'first connection messages');
+    expect(texts(srv, 1)).toEqual(['auth:token-1', 'auth-done', 'q1', 'q2', 'q3']);
 
     // Down, queue more, back: onOpen again, first again.
     await goDown(c, srv);
     c.send('q4');
     c.send('q5');
+    const started2 = once(hooks, 'started', T);
     await comeBack(c, srv);
-    const second = srv.conns[srv.conns.length - 1]!.id;
-    await until(srv, 'message', () => texts(srv, second).length >= 4, T, 'second connection messages');
-    expect(texts(srv, second)).toEqual([`auth:challenge-${second}`, 'auth-done', 'q4', 'q5']);
+    await started2;
+    const second = srv.conns[srv.conns.length - 1]!;
+    second.ws.send('token-2');
+    await until(srv, 'message', () => second.messages.length >= 4, T, 'second connection messages');
+    expect(second.messages).toEqual(['auth:token-2', 'auth-done', 'q4', 'q5']);
     expect(calls).toEqual([
       { reconnected: false, reason: 'open' },
       { reconnected: true, reason: 'open' },

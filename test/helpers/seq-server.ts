@@ -40,8 +40,20 @@ export type LogEntry =
 export interface SeqServerOptions {
   /** Terminate (TCP drop, no Close frame) a connection once it has received this many messages. */
   terminateAfter?: number;
-  /** Sent to each new connection as its first message. */
-  greet?: (conn: SeqConn) => string;
+  /**
+   * Subscribe a connection to the broadcast when its upgrade request arrives
+   * (before the 101 is written), and broadcast one number right then: that
+   * number goes to the open connections at once and to the new one as its
+   * first message after the 101. (Servers that subscribe a client while
+   * accepting it behave so.)
+   */
+  subscribeOnRequest?: boolean;
+  /**
+   * When an upgrade request arrives, broadcast this many numbers to the
+   * connections already open, just before the 101 (the new connection does
+   * not get them): the last numbers only the old connections carry.
+   */
+  burstBeforeUpgrade?: number;
 }
 
 export interface SeqServer extends EventEmitter {
@@ -58,6 +70,8 @@ export interface SeqServer extends EventEmitter {
   terminateAll(): void;
   /** Send {"seq":N} to every open connection every `intervalMs`; N is one counter for the server. */
   startBroadcast(intervalMs: number): void;
+  /** Broadcast the next number now (also what each interval tick does). */
+  broadcastNow(): void;
   stopBroadcast(): void;
   /** The next sequence number the broadcast will send. */
   readonly nextSeq: number;
@@ -83,7 +97,7 @@ export async function startSeqServer(options: SeqServerOptions = {}): Promise<Se
   let refuseStatus: number | false = false;
   let refusals = 0;
   const wss = new WebSocketServer({
-    server: http,
+    noServer: true,
     perMessageDeflate: false,
     verifyClient: (_info, cb) => {
       if (refuseStatus !== false) {
@@ -131,8 +145,28 @@ export async function startSeqServer(options: SeqServerOptions = {}): Promise<Se
       resolveClosed(conn.closeInfo);
       emitter.emit('close', conn);
     });
-    if (options.greet) ws.send(options.greet(conn));
     emitter.emit('connection', conn);
+  });
+
+  // Broadcast numbers sent while an upgrade is in progress, per pending upgrade.
+  const pending = new Set<string[]>();
+  http.on('upgrade', (req, socket, head) => {
+    let early: string[] | undefined;
+    if (options.burstBeforeUpgrade && refuseStatus === false) {
+      for (let i = 0; i < options.burstBeforeUpgrade; i++) broadcastNow();
+    }
+    if (options.subscribeOnRequest && refuseStatus === false) {
+      early = [];
+      pending.add(early);
+      broadcastNow();
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      wss.emit('connection', ws, req);
+      if (early) {
+        pending.delete(early);
+        for (const m of early) ws.send(m);
+      }
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -144,18 +178,17 @@ export async function startSeqServer(options: SeqServerOptions = {}): Promise<Se
   });
   const port = (http.address() as AddressInfo).port;
 
+  const broadcastNow = (): void => {
+    const msg = JSON.stringify({ seq: seq++ });
+    for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(msg);
+    for (const early of pending) early.push(msg);
+  };
   let closing: Promise<void> | undefined;
-  return Object.assign(emitter, {
+  const api = {
     url: `ws://127.0.0.1:${port}`,
     conns,
     received,
     log,
-    get refusals() {
-      return refusals;
-    },
-    get nextSeq() {
-      return seq;
-    },
     refuse(status: number | false) {
       refuseStatus = status;
     },
@@ -164,11 +197,9 @@ export async function startSeqServer(options: SeqServerOptions = {}): Promise<Se
     },
     startBroadcast(intervalMs: number) {
       if (ticker) return;
-      ticker = setInterval(() => {
-        const msg = JSON.stringify({ seq: seq++ });
-        for (const ws of wss.clients) if (ws.readyState === ws.OPEN) ws.send(msg);
-      }, intervalMs);
+      ticker = setInterval(broadcastNow, intervalMs);
     },
+    broadcastNow,
     stopBroadcast() {
       if (ticker) clearInterval(ticker);
       ticker = undefined;
@@ -184,7 +215,14 @@ export async function startSeqServer(options: SeqServerOptions = {}): Promise<Se
       });
       return closing;
     },
-  }) as SeqServer;
+  };
+  Object.assign(emitter, api);
+  // Live values (Object.assign would copy a getter's value once).
+  Object.defineProperties(emitter, {
+    refusals: { get: () => refusals, enumerable: true },
+    nextSeq: { get: () => seq, enumerable: true },
+  });
+  return emitter as SeqServer;
 }
 
 /**
