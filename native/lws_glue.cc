@@ -89,46 +89,46 @@ void OnHandshakeTimeout(lws_sorted_usec_list_t* sul) {
   FlushEvents();
 }
 
-// Keepalive (RFC 6455 5.5.2): after intervalMs without proof of life, PING;
-// no proof of life within timeoutMs of it: the link is dead. lws's own
-// validity timer (the session's idle policy) backs this up at 1 s granularity.
+// Keepalive (RFC 6455 5.5.2): a PING every intervalMs (carrying its send
+// time, so the PONG gives the RTT); when nothing proves life within
+// timeoutMs of a PING, the link is dead. lws's own validity timer (the
+// session's idle policy) backs this up at 1 s granularity.
 void OnHeartbeat(lws_sorted_usec_list_t* sul) {
   Connection* c = reinterpret_cast<ConnectionTimer*>(sul)->owner;
   if (c->phase != Connection::Phase::kOpen || c->killed) return;
   const SessionPolicy& p = c->opts->policy;
   double now = WallMs();
   if (c->pingSentMs > 0) {
-    if (c->lastLifeMs >= c->pingSentMs) {
-      c->pingSentMs = 0;
-    } else if (now - c->pingSentMs >= p.heartbeatTimeoutMs) {
-      Fail(*c, "ERR_HEARTBEAT_TIMEOUT", "no answer to a ping within " + std::to_string(p.heartbeatTimeoutMs) + " ms");
+    if (now - c->pingSentMs >= p.heartbeatTimeoutMs) {
+      Fail(*c, "ERR_HEARTBEAT_TIMEOUT", "nothing received within " + std::to_string(p.heartbeatTimeoutMs) + " ms of a ping");
       ConnectionKill(*c, Cause::kHeartbeat, false);
       FlushEvents();
       return;
-    } else {
-      StartTimer(*c, c->heartbeatTimer, c->pingSentMs + p.heartbeatTimeoutMs - now, OnHeartbeat);
-      return;
     }
+    StartTimer(*c, c->heartbeatTimer, c->pingSentMs + p.heartbeatTimeoutMs - now, OnHeartbeat);
+    return;
   }
-  double idle = now - c->lastLifeMs;
-  if (idle >= p.heartbeatIntervalMs) {
+  double due = c->lastPingMs + p.heartbeatIntervalMs;
+  if (now >= due) {
     c->heartbeatPing = true;
     c->pingSentMs = now;
+    c->lastPingMs = now;
     if (c->wsi) lws_callback_on_writable(c->wsi);
     StartTimer(*c, c->heartbeatTimer, p.heartbeatTimeoutMs, OnHeartbeat);
   } else {
-    StartTimer(*c, c->heartbeatTimer, p.heartbeatIntervalMs - idle, OnHeartbeat);
+    StartTimer(*c, c->heartbeatTimer, due - now, OnHeartbeat);
   }
 }
 
-// Life proven (a frame, or with pongOnly only a PONG): the next heartbeat
-// PING is due intervalMs from now. The timer is moved only when a PING is
-// outstanding (rare), not on every frame.
+// Life proven (a frame, or with pongOnly only a PONG). A PING waiting for
+// proof is answered: the timer moves to the next PING. It is moved only
+// then (once per interval), not on every frame.
 void ProvenAlive(Connection& c) {
   c.lastLifeMs = WallMs();
   if (c.pingSentMs > 0) {
     c.pingSentMs = 0;
-    StartTimer(c, c.heartbeatTimer, c.opts->policy.heartbeatIntervalMs, OnHeartbeat);
+    double next = c.lastPingMs + c.opts->policy.heartbeatIntervalMs - c.lastLifeMs;
+    StartTimer(c, c.heartbeatTimer, next, OnHeartbeat);
   }
 }
 
@@ -509,6 +509,7 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
       lws_sul_cancel(&c->handshakeTimer.sul);
       c->phase = Connection::Phase::kOpen;
       c->lastLifeMs = WallMs();
+      c->lastPingMs = c->lastLifeMs;  // the first PING is due intervalMs after the open
       const SessionPolicy& p = c->opts->policy;
       if (p.heartbeatIntervalMs) StartTimer(*c, c->heartbeatTimer, p.heartbeatIntervalMs, OnHeartbeat);
       c->session.AttemptOpened(*c);
