@@ -22,7 +22,8 @@ one text message (without the newline); each message received is written to
 stdout followed by a newline. The session reconnects by itself after a lost
 connection (lines typed meanwhile are queued and sent after the reconnect).
 When stdin ends, everything queued is sent, the session closes with 1000 and
-the program exits.
+the program exits (replies arriving after that Close are not printed:
+libwebsockets discards data frames once it has sent Close).
 
 Connection:
   -H, --header 'Name: value'  extra handshake header (repeatable)
@@ -176,7 +177,7 @@ function parseCommandLine(argv) {
   if (v['no-reconnect']) {
     if (v.reconnect !== undefined) throw new UsageError('--reconnect and --no-reconnect exclude each other');
     if (v['max-attempts'] !== undefined) throw new UsageError('--max-attempts and --no-reconnect exclude each other');
-    
+    options.reconnect = false;
   } else if (v.reconnect !== undefined || v['max-attempts'] !== undefined) {
     options.reconnect = {};
     if (v.reconnect !== undefined) {

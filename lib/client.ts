@@ -167,8 +167,10 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
   #resolveClosed!: () => void;
   #stats: StatsRecorder;
   // During a rotation (start..done) both connections may deliver a message:
-  // keys seen in that window, to drop the second copy.
-  #dedupe: { active: boolean; keys: Set<unknown> } | undefined;
+  // keys seen in that window, to drop the second copy. After 'done' the new
+  // connection's first messages may still repeat what the old one delivered
+  // (copies in flight): the window closes at its first new message.
+  #dedupe: { active: boolean; trailing: boolean; keys: Set<unknown> } | undefined;
   readonly #options: ResolvedOptions;
   readonly #setup: SessionSetup;
 
@@ -188,7 +190,7 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
     this.#closed = new Promise<void>((resolve) => {
       this.#resolveClosed = resolve;
     });
-    if (setup.user.dedupeKey) this.#dedupe = { active: false, keys: new Set() };
+    if (setup.user.dedupeKey) this.#dedupe = { active: false, trailing: false, keys: new Set() };
     if (this.#options.logger) native.addLogger(this.#options.logger);
     this.#id = native.connect({ ...this.#options.native }, this.#options.trust, this);
     this.#hold(true);
@@ -384,12 +386,14 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
   #deliver(data: string | Buffer, isBinary: boolean): void {
     this.#stats.messagesIn++;
     this.#stats.bytesIn += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-    if (this.#dedupe?.active) {
+    const dd = this.#dedupe;
+    if (dd?.active) {
       const fn = this.#setup.user.dedupeKey as NonNullable<ConnectOptions['dedupeKey']>;
       const key = fn(data, isBinary);
       // Both connections delivered it during the rotation's overlap.
-      if (this.#dedupe.keys.has(key)) return;
-      this.#dedupe.keys.add(key);
+      if (dd.keys.has(key)) return;
+      if (dd.trailing) this.#dedupeWindow(false);
+      else dd.keys.add(key);
     }
     this.emit('message', data, isBinary);
   }
@@ -475,7 +479,8 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
       case EventType.Rotate: {
         const r = this.#json<{ phase: RotatePhase; at: number }>(chunk, offset, length);
         if (r.phase === 'start') this.#dedupeWindow(true);
-        if (r.phase === 'done' || r.phase === 'failed') this.#dedupeWindow(false);
+        if (r.phase === 'done' && this.#dedupe) this.#dedupe.trailing = true;
+        if (r.phase === 'failed') this.#dedupeWindow(false);
         if (r.phase === 'switch') this.#stats.rotations++;
         this.#stats.record(r.at, 'rotate', { phase: r.phase });
         this.emit('rotate', { phase: r.phase });
@@ -522,6 +527,7 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
   #dedupeWindow(open: boolean): void {
     if (!this.#dedupe) return;
     this.#dedupe.active = open;
+    this.#dedupe.trailing = false;
     this.#dedupe.keys.clear();
   }
 

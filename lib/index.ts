@@ -42,6 +42,7 @@ export function connect(url: Dynamic<UrlInput>, options?: ConnectOptions): WebSo
     ...(user.stallTimeoutMs !== undefined ? { stallTimeoutMs: user.stallTimeoutMs } : {}),
     ...(user.maxConnectionAgeMs !== undefined ? { maxConnectionAgeMs: user.maxConnectionAgeMs } : {}),
     ...(user.maxConnectionAgeJitterPercent !== undefined ? { maxConnectionAgeJitterPercent: user.maxConnectionAgeJitterPercent } : {}),
+    ...(user.rotationOverlapMs !== undefined ? { rotationOverlapMs: user.rotationOverlapMs } : {}),
     ...(user.queue !== undefined ? { queue: user.queue } : {}),
     ...(user.policy !== undefined ? { policy: user.policy } : {}),
     hookConfig: dynamic,

@@ -49,6 +49,8 @@ export interface ConnectOptions {
   maxConnectionAgeMs?: number;
   /** Rotate up to this much earlier than maxConnectionAgeMs, percent. Default 10. */
   maxConnectionAgeJitterPercent?: number;
+  /** After a rotation's switch, the old connection still delivers for this long, ms. Default 1000. */
+  rotationOverlapMs?: number;
   /** The outgoing queue while not open. */
   queue?: QueueOptions;
   /** Runs after every (re)connection, before queued messages are flushed. */
@@ -159,7 +161,7 @@ const KNOWN = new Set<string>([
   'receiveHighWaterMark', 'fragmentSize', 'ca', 'cert', 'key', 'passphrase', 'servername',
   'rejectUnauthorized', 'proxy', 'proxyFromEnv', 'logger',
   // session options (lib/policy.ts and the client)
-  'reconnect', 'heartbeat', 'stallTimeoutMs', 'maxConnectionAgeMs', 'maxConnectionAgeJitterPercent',
+  'reconnect', 'heartbeat', 'stallTimeoutMs', 'maxConnectionAgeMs', 'maxConnectionAgeJitterPercent', 'rotationOverlapMs',
   'queue', 'onOpen', 'shouldReconnect', 'dedupeKey', 'configTimeoutMs', 'policy', 'eventLogSize',
 ]);
 const MAX_SAFE_BYTES = 2 ** 53 - 1;

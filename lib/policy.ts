@@ -60,6 +60,7 @@ export interface NativePolicy {
   stallTimeoutMs: number;
   maxAgeMs: number;
   maxAgeJitterPercent: number;
+  rotationOverlapMs: number;
   queueMaxMessages: number;
   queueMaxBytes: number;
   queueTtlMs: number;
@@ -167,6 +168,7 @@ export interface PolicyInput {
   stallTimeoutMs?: number;
   maxConnectionAgeMs?: number;
   maxConnectionAgeJitterPercent?: number;
+  rotationOverlapMs?: number;
   queue?: QueueOptions;
   policy?: string | object;
   hookConfig: boolean;
@@ -237,6 +239,7 @@ export function resolvePolicy(o: PolicyInput): ResolvedPolicy {
     stallTimeoutMs: num(o.stallTimeoutMs, 'stallTimeoutMs', 0, 0, MAX_MS),
     maxAgeMs: num(o.maxConnectionAgeMs, 'maxConnectionAgeMs', 0, 0, MAX_MS),
     maxAgeJitterPercent: num(o.maxConnectionAgeJitterPercent, 'maxConnectionAgeJitterPercent', 10, 0, 100),
+    rotationOverlapMs: num(o.rotationOverlapMs, 'rotationOverlapMs', 1000, 0, MAX_MS),
     queueMaxMessages,
     queueMaxBytes,
     queueTtlMs: num(q.ttlMs, 'queue.ttlMs', 0, 0, MAX_MS),

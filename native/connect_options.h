@@ -45,6 +45,7 @@ struct SessionPolicy {
   uint32_t stallTimeoutMs = 0;
   uint32_t maxAgeMs = 0;
   uint8_t maxAgeJitterPercent = 10;
+  uint32_t rotationOverlapMs = 1000;  // old connection still delivers after a switch
   uint32_t queueMaxMessages = 1000;
   uint64_t queueMaxBytes = 16ull << 20;
   uint32_t queueTtlMs = 0;

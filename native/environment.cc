@@ -356,6 +356,7 @@ static std::unique_ptr<ConnectOptions> ParseConnectOptions(napi_env env, napi_va
     p.stallTimeoutMs = u32("stallTimeoutMs", p.stallTimeoutMs);
     p.maxAgeMs = u32("maxAgeMs", p.maxAgeMs);
     p.maxAgeJitterPercent = static_cast<uint8_t>(u32("maxAgeJitterPercent", p.maxAgeJitterPercent));
+    p.rotationOverlapMs = u32("rotationOverlapMs", p.rotationOverlapMs);
     p.queueMaxMessages = u32("queueMaxMessages", p.queueMaxMessages);
     p.queueMaxBytes = static_cast<uint64_t>(Number(env, Prop(env, pol, "queueMaxBytes"), static_cast<double>(p.queueMaxBytes)));
     p.queueTtlMs = u32("queueTtlMs", p.queueTtlMs);

@@ -51,6 +51,7 @@ Session::~Session() {
     lws_sul_cancel(&stallTimer_.sul);
     lws_sul_cancel(&ageTimer_.sul);
     lws_sul_cancel(&resetTimer_.sul);
+    lws_sul_cancel(&drainTimer_.sul);
   }
 }
 
@@ -215,11 +216,11 @@ void Session::SwitchToReplacement() {
   lastMessageMs_ = now;
   backlogOpen_ = true;
   if (old) {
-    // Outbound moves now; inbound once the old connection has closed, so
-    // nothing it still holds is lost and the order stays.
+    // Outbound moves now; inbound after the overlap, so what the old one
+    // still holds is delivered, in order, before the replacement's messages.
     draining_ = old.get();
-    ConnectionClose(*old, 1000, "rotating");
     retiring_.push_back(std::move(old));
+    Schedule(service, drainTimer_, this, policy().rotationOverlapMs, OnDrainTimer);
   } else {
     FinishDrain();
   }
@@ -227,7 +228,17 @@ void Session::SwitchToReplacement() {
   Flush();
 }
 
+void Session::OnDrainTimer(lws_sorted_usec_list_t* sul) {
+  Session* s = reinterpret_cast<SessionTimer*>(sul)->owner;
+  if (!s->draining_) return;
+  Connection* old = s->draining_;
+  s->FinishDrain();
+  ConnectionClose(*old, 1000, "rotating");
+  s->service.events().Flush();
+}
+
 void Session::FinishDrain() {
+  lws_sul_cancel(&drainTimer_.sul);
   draining_ = nullptr;
   for (auto& h : held_) service.events().AddOwned(h.type, id, 0, std::move(h.data));
   held_.clear();
@@ -433,6 +444,7 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
   if (replacement_) Abandon(std::move(replacement_));
   if (draining_) {
     draining_ = nullptr;
+    lws_sul_cancel(&drainTimer_.sul);
     for (auto& r : retiring_) Abandon(std::move(r));
     retiring_.clear();
   }
@@ -543,6 +555,7 @@ void Session::Finish(int code, const std::string& reason) {
   for (auto& r : retiring_) Abandon(std::move(r));
   retiring_.clear();
   draining_ = nullptr;
+  lws_sul_cancel(&drainTimer_.sul);
   held_.clear();
   // Nothing queued is lost silently: each unsent message comes back as 'drop'.
   while (!queue_.empty()) {
@@ -569,6 +582,11 @@ void Session::Close(int code, const std::string& reason) {
   lws_sul_cancel(&ageTimer_.sul);
   lws_sul_cancel(&stallTimer_.sul);
   if (replacement_) Abandon(std::move(replacement_));
+  if (draining_) {
+    Connection* old = draining_;
+    FinishDrain();
+    ConnectionClose(*old, 1000, "closing");
+  }
   if (current_) {
     SetState(SessionState::kClosing);
     // An open connection writes what is queued, then closes; one still
@@ -638,6 +656,11 @@ void Session::OnStallTimer(lws_sorted_usec_list_t* sul) {
 void Session::OnAgeTimer(lws_sorted_usec_list_t* sul) {
   Session* s = reinterpret_cast<SessionTimer*>(sul)->owner;
   if (s->state_ != SessionState::kOpen || !s->current_ || s->replacement_ || s->userClosing_) return;
+  if (s->draining_) {
+    // The previous rotation is still in its overlap: rotate after it.
+    Schedule(s->service, s->ageTimer_, s, s->policy().rotationOverlapMs, OnAgeTimer);
+    return;
+  }
   s->Emit(EventType::kRotate, s->current_->generation, "{\"phase\":\"start\",\"at\":" + Num(WallMs()) + "}");
   s->StartAttempt(true);
   s->service.events().Flush();
@@ -650,6 +673,7 @@ void Session::OnResetTimer(lws_sorted_usec_list_t* sul) {
 }
 
 void Session::Detach() {
+  lws_sul_cancel(&drainTimer_.sul);
   lws_sul_cancel(&retryTimer_.sul);
   lws_sul_cancel(&stallTimer_.sul);
   lws_sul_cancel(&ageTimer_.sul);

@@ -116,15 +116,19 @@ class Session {
   static void OnStallTimer(lws_sorted_usec_list_t* sul);
   static void OnAgeTimer(lws_sorted_usec_list_t* sul);
   static void OnResetTimer(lws_sorted_usec_list_t* sul);
+  static void OnDrainTimer(lws_sorted_usec_list_t* sul);
 
   SessionState state_ = SessionState::kConnecting;
   std::unique_ptr<Connection> current_;      // the active attempt
   std::unique_ptr<Connection> replacement_;  // make-before-break rotation
   std::vector<std::unique_ptr<Connection>> retiring_;  // rotated out, closing
-  // After a switch, inbound still comes from the old connection until it has
-  // closed (it may hold messages the server sent before the replacement
-  // joined); the replacement's messages wait in held_ until then.
+  // After a switch, inbound still comes from the old connection for
+  // rotationOverlapMs (it may hold messages the server sent it before the
+  // replacement joined), or until it dies; the replacement's messages wait
+  // in held_ until then. Only then is the old one sent its Close: lws drops
+  // what arrives after that.
   Connection* draining_ = nullptr;
+  SessionTimer drainTimer_{};
   std::vector<Held> held_;                   // replacement's messages before the switch
   uint32_t generation_ = 0;
   uint16_t tries_ = 0;                       // lws retry counter

@@ -242,6 +242,22 @@ describe('ending and exit codes', () => {
     expect(statsOf(result.stderr)).toMatchObject({ state: 'closed', connects: 1, messagesOut: 3, drops: 0 });
   });
 
+  it('lines beyond what the offline queue holds (1000) wait for the open: all are sent, in order', async () => {
+    const s = await server({ echo: false });
+    const child = cli([s.url]);
+    const n = 3000;
+    const lines = Array.from({ length: n }, (_, i) => `line ${i}`);
+    child.proc.stdin?.end(`${lines.join('\n')}\n`);
+    const conn = await s.nextConnection(T);
+    const got: string[] = [];
+    for (let i = 0; i < n; i++) got.push((await conn.nextMessage(T)).data.toString());
+    expect(got).toEqual(lines);
+    expect(await conn.waitClose(T)).toEqual({ code: 1000, reason: '' });
+    const result = await child.waitExit(T);
+    expect(exitOutcome(result)).toEqual({ code: 0, signal: null, crashText: null });
+    expect(result.stderr).toBe('');
+  });
+
   it('SIGINT closes with 1000, prints the stats JSON on stderr and exits 0', async () => {
     const s = await server();
     const child = cli([s.url]);

@@ -36,6 +36,7 @@ function rotating(url: string, options: ConnectOptions = {}) {
     heartbeat: false,
     maxConnectionAgeMs: AGE_MS,
     maxConnectionAgeJitterPercent: 0,
+    rotationOverlapMs: 100,
     reconnect: { backoffMs: [50], jitterPercent: 1 },
     ...options,
   });
