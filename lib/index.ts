@@ -37,14 +37,7 @@ export function connect(url: Dynamic<UrlInput>, options?: ConnectOptions): WebSo
   const headersFn = isFn<HeadersInput>(user.headers) ? user.headers : undefined;
   const dynamic = urlFn !== undefined || headersFn !== undefined;
   const policy = resolvePolicy({
-    ...(user.reconnect !== undefined ? { reconnect: user.reconnect } : {}),
-    ...(user.heartbeat !== undefined ? { heartbeat: user.heartbeat } : {}),
-    ...(user.stallTimeoutMs !== undefined ? { stallTimeoutMs: user.stallTimeoutMs } : {}),
-    ...(user.maxConnectionAgeMs !== undefined ? { maxConnectionAgeMs: user.maxConnectionAgeMs } : {}),
-    ...(user.maxConnectionAgeJitterPercent !== undefined ? { maxConnectionAgeJitterPercent: user.maxConnectionAgeJitterPercent } : {}),
-    ...(user.rotationOverlapMs !== undefined ? { rotationOverlapMs: user.rotationOverlapMs } : {}),
-    ...(user.queue !== undefined ? { queue: user.queue } : {}),
-    ...(user.policy !== undefined ? { policy: user.policy } : {}),
+    ...user,
     hookConfig: dynamic,
     hookDecide: user.shouldReconnect !== undefined,
     hookOnOpen: user.onOpen !== undefined,

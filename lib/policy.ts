@@ -2,6 +2,7 @@
 // mapping of an lws Secure Streams retry policy onto them. The native
 // session executes the result; nothing here touches the addon.
 import { rangeError, typeError } from './errors';
+import type { ConnectOptions } from './options';
 
 export type OverflowPolicy = 'reject' | 'drop-oldest' | 'drop-newest';
 
@@ -162,19 +163,15 @@ export function fromLwsRetry(r: LwsRetryPolicy): { reconnect: ReconnectOptions |
   return out;
 }
 
-export interface PolicyInput {
-  reconnect?: boolean | ReconnectOptions;
-  heartbeat?: boolean | HeartbeatOptions;
-  stallTimeoutMs?: number;
-  maxConnectionAgeMs?: number;
-  maxConnectionAgeJitterPercent?: number;
-  rotationOverlapMs?: number;
-  queue?: QueueOptions;
-  policy?: string | object;
+/** The session options of connect(), and which hooks need the JS thread. */
+export type PolicyInput = Pick<
+  ConnectOptions,
+  'reconnect' | 'heartbeat' | 'stallTimeoutMs' | 'maxConnectionAgeMs' | 'maxConnectionAgeJitterPercent' | 'rotationOverlapMs' | 'queue' | 'policy'
+> & {
   hookConfig: boolean;
   hookDecide: boolean;
   hookOnOpen: boolean;
-}
+};
 
 export interface ResolvedPolicy {
   native: NativePolicy;

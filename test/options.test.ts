@@ -1,17 +1,10 @@
 // Option and URL validation: every bad input throws synchronously with a
 // typed error and a code, before anything reaches the native layer.
 import { describe, expect, it } from 'vitest';
+import { codeOf } from './helpers/thrown';
 import { connect } from './lib';
 import { resolveOptions } from '../dist/cjs/options.js';
 
-function codeOf(fn: () => unknown): { type: string; code: string } {
-  try {
-    fn();
-  } catch (e) {
-    return { type: (e as Error).constructor.name, code: (e as { code: string }).code };
-  }
-  throw new Error('did not throw');
-}
 
 describe('URL validation', () => {
   it.each([

@@ -2,6 +2,7 @@
 // the addon's test hook), option defaults and validation, and the mapping of
 // an lws Secure Streams retry policy onto the options.
 import { describe, expect, it } from 'vitest';
+import { codeOf } from './helpers/thrown';
 import { native } from '../dist/cjs/native.js';
 import { DEFAULT_BACKOFF_MS, fromLwsRetry, lwsRetryEntry, resolvePolicy } from '../dist/cjs/policy.js';
 
@@ -28,14 +29,6 @@ function classify(f: Failure): { action: string; delayMs: number; reason: string
 
 const http = (status: number, extra: Partial<Failure> = {}) => classify({ cause: 'http', status, ...extra });
 
-function codeOf(fn: () => unknown): { type: string; code: string } {
-  try {
-    fn();
-  } catch (e) {
-    return { type: (e as Error).constructor.name, code: (e as { code: string }).code };
-  }
-  throw new Error('did not throw');
-}
 
 const INVALID = { type: 'TypeError', code: 'ERR_INVALID_OPTION' };
 const RANGE = { type: 'RangeError', code: 'ERR_OUT_OF_RANGE' };
