@@ -383,9 +383,9 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
     return new WebSocketError(info.code, `${info.message} (${this.url})`, details);
   }
 
-  #deliver(data: string | Buffer, isBinary: boolean): void {
+  #deliver(data: string | Buffer, isBinary: boolean, bytes: number): void {
     this.#stats.messagesIn++;
-    this.#stats.bytesIn += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    this.#stats.bytesIn += bytes;
     const dd = this.#dedupe;
     if (dd?.active) {
       const fn = this.#setup.user.dedupeKey as NonNullable<ConnectOptions['dedupeKey']>;
@@ -402,10 +402,14 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
   onNativeEvent(type: EventType, value: number, chunk: Buffer, offset: number, length: number): void {
     switch (type) {
       case EventType.Text:
-        this.#deliver(this.#options.textAsBuffer ? chunk.subarray(offset, offset + length) : chunk.toString('utf8', offset, offset + length), false);
+        this.#deliver(
+          this.#options.textAsBuffer ? chunk.subarray(offset, offset + length) : chunk.toString('utf8', offset, offset + length),
+          false,
+          length,
+        );
         return;
       case EventType.Binary:
-        this.#deliver(chunk.subarray(offset, offset + length), true);
+        this.#deliver(chunk.subarray(offset, offset + length), true, length);
         return;
       case EventType.Sent:
         this.#sent(value, offset);

@@ -74,6 +74,9 @@ function levelName(mask: number): LogLevel {
 
 function onBatch(chunks: Buffer[], index: Float64Array): void {
   let failure: { error: unknown } | undefined;
+  // Batches mostly carry one connection's events: look it up once per run.
+  let lastId = -1;
+  let lastSink: EventSink | undefined;
   for (let i = 0; i < index.length; i += STRIDE) {
     const type = index[i] as EventType;
     const id = index[i + 1] as number;
@@ -87,9 +90,17 @@ function onBatch(chunks: Buffer[], index: Float64Array): void {
         for (const l of loggers.keys()) l(level, line);
         continue;
       }
-      const sink = sinks.get(id);
+      let sink = lastSink;
+      if (id !== lastId) {
+        sink = sinks.get(id);
+        lastId = id;
+        lastSink = sink;
+      }
       if (sink === undefined) continue;
-      if (type === EventType.Close) sinks.delete(id);
+      if (type === EventType.Close) {
+        sinks.delete(id);
+        lastId = -1;
+      }
       sink.onNativeEvent(type, index[i + 2] as number, chunk, index[i + 4] as number, index[i + 5] as number);
     } catch (error) {
       // A throwing listener must not cost the rest of the batch its delivery;

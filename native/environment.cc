@@ -231,7 +231,7 @@ void Environment::Deliver(napi_env env, napi_value fn) {
     for (size_t i = 0; i < n; i += kIndexStride) {
       auto type = static_cast<EventType>(static_cast<int>(taken_.index[i]));
       if (type == EventType::kText || type == EventType::kBinary)
-        acks[static_cast<uint32_t>(taken_.index[i + 1])] += static_cast<uint64_t>(taken_.index[i + 5]);
+        acks[static_cast<uint32_t>(taken_.index[i + 1])] += static_cast<uint64_t>(taken_.index[i + 5]) + kMessageOverhead;
     }
 
     napi_handle_scope scope;
@@ -282,7 +282,7 @@ void Environment::Deliver(napi_env env, napi_value fn) {
         c.bytes = kv.second;
         cmds.push_back(std::move(c));
       }
-      service_.PostMany(std::move(cmds));
+      service_.PostAcks(std::move(cmds));
     }
   }
   events_.FinishDelivery();

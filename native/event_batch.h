@@ -39,6 +39,10 @@ enum class EventType : uint8_t {
   kGap = 19,          // payload: JSON {from, to}
 };
 
+// What a received message costs beyond its payload until JS has taken it
+// (index row, bookkeeping): counted against receiveHighWaterMark.
+constexpr uint64_t kMessageOverhead = 64;
+
 // Index layout, one row of doubles per event.
 constexpr int kIndexStride = 6;  // type, id, value, chunk, offset, length
 

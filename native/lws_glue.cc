@@ -376,8 +376,9 @@ int OnReceive(Connection& c, struct lws* wsi, const uint8_t* in, size_t len) {
     c.session.AttemptMessageOwned(c, type, std::move(c.rx));
     c.rx = std::vector<uint8_t>();
   }
-  // Account the whole message: JS acknowledges messages, not chunks.
-  c.session.RxAdded(c, c.rxSize);
+  // Account the whole message: JS acknowledges messages, not chunks; each
+  // also costs its index row and bookkeeping, counted as kMessageOverhead.
+  c.session.RxAdded(c, c.rxSize + kMessageOverhead);
   return 0;
 }
 
@@ -589,10 +590,20 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
 int Callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void* in,
              size_t len) {
   int rc = HandleCallback(wsi, reason, user, in, len);
-  // Callbacks also run from lws's timers, just before the service thread
-  // sleeps in poll(): publish now, or the events would wait for the next
-  // socket event. (A no-op when the callback produced no event.)
-  if (EventBatch* events = ThreadEventBatch()) events->Flush();
+  switch (reason) {
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+    case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY:
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+      // These also run from lws's timers (timeouts, kills), just before the
+      // service thread sleeps in poll(): publish now, or the events would
+      // wait for the next socket event. Socket-driven callbacks (receive,
+      // writeable) are published once per service iteration, in batches.
+      FlushEvents();
+      break;
+    default:
+      break;
+  }
   return rc;
 }
 

@@ -16,10 +16,10 @@ void Mailbox::Post(Command&& c) {
   Wake();
 }
 
-void Mailbox::PostMany(std::vector<Command>&& cs) {
+void Mailbox::PostMany(std::vector<Command>&& cs, bool wake) {
   if (cs.empty()) return;
   queue_.PushMany(std::move(cs));
-  Wake();
+  if (wake) Wake();
 }
 
 void Mailbox::Wake() {
@@ -55,6 +55,11 @@ void ServiceThread::Post(Command&& c) {
 void ServiceThread::PostMany(std::vector<Command>&& cs) {
   EnsureStarted();
   mailbox_->PostMany(std::move(cs));
+}
+
+void ServiceThread::PostAcks(std::vector<Command>&& cs) {
+  if (!started_) return;
+  mailbox_->PostMany(std::move(cs), pausedSessions_.load() > 0);
 }
 
 void ServiceThread::Stop() {

@@ -4,6 +4,7 @@
 #pragma once
 #include <libwebsockets.h>
 
+#include <atomic>
 #include <map>
 #include <string>
 #include <memory>
@@ -25,7 +26,7 @@ class Session;
 class Mailbox {
  public:
   void Post(Command&& c);
-  void PostMany(std::vector<Command>&& cs);
+  void PostMany(std::vector<Command>&& cs, bool wake = true);
   void TakeAll(std::vector<Command>& out) { queue_.TakeAll(out); }
   // The service thread opens the mailbox once its context exists and closes
   // it before destroying the context: lws_cancel_service() is never called
@@ -48,6 +49,9 @@ class ServiceThread {
   // JS thread.
   void Post(Command&& c);
   void PostMany(std::vector<Command>&& cs);
+  // Receive acknowledgements: they wake the service thread only while some
+  // session has paused reading for want of them.
+  void PostAcks(std::vector<Command>&& cs);
   void Stop();  // graceful: joins the thread
 
   // Service thread (called from the lws callback).
@@ -60,6 +64,7 @@ class ServiceThread {
   // iteration, since callers up the stack may still hold them.
   void Bury(std::unique_ptr<Connection> c);
   void ForgetSession(uint32_t id);
+  void CountPaused(int delta) { pausedSessions_ += delta; }
   Session* FindSession(uint32_t id);
 
  private:
@@ -72,6 +77,7 @@ class ServiceThread {
   std::thread thread_;
   bool started_ = false;
   bool stopped_ = false;  // after Stop() nothing starts the thread again
+  std::atomic<int> pausedSessions_{0};
 
   // Service thread only.
   struct lws_context* context_ = nullptr;

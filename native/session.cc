@@ -292,6 +292,8 @@ void Session::AttemptPong(Connection& c, const uint8_t* data, size_t len) {
 void Session::RxAdded(Connection& c, uint64_t bytes) {
   rxUnacked_ += bytes;
   if (rxUnacked_ > opts->rxHighWater) {
+    SetRxPaused(true);
+    ConnectionPauseRx(c);
     if (current_) ConnectionPauseRx(*current_);
     if (replacement_) ConnectionPauseRx(*replacement_);
   }
@@ -299,10 +301,19 @@ void Session::RxAdded(Connection& c, uint64_t bytes) {
 
 void Session::Ack(uint64_t bytes) {
   rxUnacked_ = bytes > rxUnacked_ ? 0 : rxUnacked_ - bytes;
-  if (rxUnacked_ <= opts->rxHighWater / 2) {
+  if (rxPaused_ && rxUnacked_ <= opts->rxHighWater / 2) {
+    SetRxPaused(false);
     if (current_) ConnectionResumeRx(*current_);
     if (replacement_) ConnectionResumeRx(*replacement_);
   }
+}
+
+// While some session waits for acknowledgements, JS must wake the service
+// thread when it posts them; otherwise they ride along with the next wake.
+void Session::SetRxPaused(bool paused) {
+  if (paused == rxPaused_) return;
+  rxPaused_ = paused;
+  service.CountPaused(paused ? 1 : -1);
 }
 
 OutMessage* Session::NextToWrite(Connection& c) {
@@ -564,6 +575,7 @@ void Session::Finish(int code, const std::string& reason) {
     EmitDrop(std::move(m), "closed");
   }
   queueBytes_ = 0;
+  SetRxPaused(false);
   SetState(SessionState::kClosed);
   std::string j = "{\"code\":" + std::to_string(code) + ",\"reason\":";
   AppendJsonString(j, reason);

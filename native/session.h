@@ -151,6 +151,8 @@ class Session {
   std::deque<std::unique_ptr<OutMessage>> queue_;
   uint64_t queueBytes_ = 0;
   uint64_t rxUnacked_ = 0;
+  bool rxPaused_ = false;
+  void SetRxPaused(bool paused);
 
   SessionTimer retryTimer_{};
   SessionTimer stallTimer_{};
