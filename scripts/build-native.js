@@ -1,13 +1,23 @@
 #!/usr/bin/env node
 // Builds lws (once; deps/build-lws.sh keeps a stamp) and then the addon,
-// with cmake-js (default) or node-gyp (--gyp). Used by `npm install` when no
-// prebuilt binary fits.
+// with cmake-js (default in a clone) or node-gyp (--gyp, and in installs of
+// the package, where cmake-js, a devDependency, is absent: npm brings its own
+// node-gyp). Used by `npm install` when no prebuilt binary fits.
 'use strict';
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-const useGyp = process.argv.includes('--gyp');
+const resolve = (name) => {
+  try {
+    return require.resolve(name, { paths: [root] });
+  } catch {
+    return null;
+  }
+};
+const cmakeJs = resolve('cmake-js/bin/cmake-js');
+const nodeGyp = resolve('node-gyp/bin/node-gyp.js') ?? process.env.npm_config_node_gyp ?? null;
+const useGyp = process.argv.includes('--gyp') || !cmakeJs;
 const debug = process.argv.includes('--debug');
 const sanitize = process.argv.includes('--sanitize');
 const env = require('./native-env')();
@@ -17,14 +27,14 @@ function run(cmd, args) {
 }
 
 run('bash', [path.join(root, 'deps', 'build-lws.sh')]);
-const bin = (name) => require.resolve(name, { paths: [root] });
 if (useGyp) {
-  const args = [bin('node-gyp/bin/node-gyp.js'), 'rebuild'];
+  if (!nodeGyp) throw new Error('node-gyp not found (npm provides it to install scripts; or npm install node-gyp)');
+  const args = [nodeGyp, 'rebuild'];
   if (debug) args.push('--debug');
   if (env.npm_config_nodedir) args.push(`--nodedir=${env.npm_config_nodedir}`);
   run(process.execPath, args);
 } else {
-  const args = [bin('cmake-js/bin/cmake-js'), 'compile'];
+  const args = [cmakeJs, 'compile'];
   if (debug) args.push('--debug');
   if (sanitize) args.push('--CDNLWS_SANITIZE=ON', '--out', 'build-sanitize');
   run(process.execPath, args);
