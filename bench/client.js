@@ -25,12 +25,48 @@ const hardLimit = setTimeout(() => fail(`timed out after ${cfg.timeoutMs} ms`), 
 hardLimit.unref();
 
 let reported = false;
-function report(result) {
+// stay: keep the process (and its connections) until the orchestrator says exit.
+function report(result, stay = false) {
   if (reported) return;
   reported = true;
   const ru = process.resourceUsage();
-  process.send({ type: 'result', kind, workload, size, tls: useTls, maxRssMB: ru.maxRSS / 1024, ...result }, () => process.exit(0));
+  const msg = { type: 'result', kind, workload, size, tls: useTls, maxRssMB: ru.maxRSS / 1024, totalCpuMs: (ru.userCPUTime + ru.systemCPUTime) / 1000, ...result };
+  if (batchStats) msg.batches = { ...batchStats };
+  if (stay) {
+    process.send(msg);
+    process.on('message', (m) => m && m.cmd === 'exit' && process.exit(0));
+    return;
+  }
+  process.send(msg, () => process.exit(0));
   setTimeout(() => process.exit(0), 2000).unref();
+}
+
+// Diagnostic for this library's receive cells: how many events and shared
+// chunks each JS call (one batch through the thread-safe function) carried.
+// It wraps the addon's init() so the batch handler is counted on its way in;
+// nothing else of the library is touched.
+let batchStats = null;
+if (kind === 'nlws' && workload.startsWith('recv')) {
+  const Module = require('node:module');
+  const load0 = Module._load;
+  batchStats = { calls: 0, events: 0, chunks: 0 };
+  Module._load = function (request, ...rest) {
+    const r = load0.call(this, request, ...rest);
+    if (request !== 'node-gyp-build') return r;
+    return (dir) => {
+      const b = r(dir);
+      const w = {};
+      for (const k of Object.getOwnPropertyNames(b)) w[k] = typeof b[k] === 'function' ? b[k].bind(b) : b[k];
+      w.init = (onBatch) =>
+        b.init((chunks, index) => {
+          batchStats.calls++;
+          batchStats.chunks += chunks.length;
+          batchStats.events += index.length / 6;
+          onBatch(chunks, index);
+        });
+      return w;
+    };
+  };
 }
 function fail(error) {
   if (reported) return;
@@ -437,7 +473,12 @@ function idle() {
   };
   const allSettled = () => {
     openMs = performance.now() - t0;
+    const cpu0 = process.cpuUsage();
+    const h0 = performance.now();
     setTimeout(() => {
+      // CPU (cores, all threads) spent holding the idle connections, before the GCs below.
+      const held = process.cpuUsage(cpu0);
+      const holdCpu = (held.user + held.system) / 1000 / (performance.now() - h0);
       gc();
       gc();
       const m = process.memoryUsage();
@@ -448,6 +489,7 @@ function idle() {
         lostAfterOpen,
         firstError,
         openMs,
+        holdCpu,
         connsPerSec: (opened * 1000) / openMs,
         rssDeltaMB: (m.rss - base.rss) / 1048576,
         rssPerConnKB: (m.rss - base.rss) / 1024 / Math.max(1, opened),
@@ -456,7 +498,7 @@ function idle() {
         rssMB: m.rss / 1048576,
         baseRssMB: base.rss / 1048576,
         fdLimit: limits,
-      });
+      }, true);
     }, cfg.settleMs || 1000);
   };
   for (let k = 0; k < Math.min(cfg.concurrency, n); k++) launch();
