@@ -4,8 +4,9 @@
  * By default it only tunnels to loopback targets (403 otherwise).
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { listenEphemeral } from './listen.js';
 
 export interface ConnectProxyOptions {
   /** Require `Proxy-Authorization: Basic base64(user:pass)`. */
@@ -125,15 +126,7 @@ export async function startConnectProxy(options: ConnectProxyOptions = {}): Prom
     client.once('close', () => upstream.destroy());
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: 0, host, exclusive: true }, () => {
-      server.removeListener('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const { port, urlHost } = await listenEphemeral(server, host);
 
   let closing: Promise<void> | undefined;
   return {

@@ -6,10 +6,11 @@
  * with FrameReader and queued for assertions.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { FrameReader, type DecodedFrame } from './frames.js';
 import { AsyncQueue } from './queue.js';
 import { withTimeout } from './wait.js';
+import { listenEphemeral } from './listen.js';
 
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MAX_HEAD_BYTES = 64 * 1024;
@@ -285,15 +286,7 @@ export async function startRawServer(
     };
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: 0, host, exclusive: true }, () => {
-      server.removeListener('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const { port, urlHost } = await listenEphemeral(server, host);
 
   let closing: Promise<void> | undefined;
   return {

@@ -5,10 +5,11 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from 'ws';
 import { AsyncQueue } from './queue.js';
 import { withTimeout } from './wait.js';
+import { listenEphemeral } from './listen.js';
 
 export interface WsTlsOptions {
   key: string | Buffer;
@@ -146,15 +147,7 @@ export async function startWsServer(options: WsServerOptions = {}): Promise<WsSe
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port: 0, host, exclusive: true }, () => {
-      server.removeListener('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const { port, urlHost } = await listenEphemeral(server, host);
 
   let closing: Promise<void> | undefined;
   return {
