@@ -20,6 +20,10 @@ constexpr const char* kProtocolName = "nlws-client";
 // Heartbeat PINGs carry this tag and the send time, so the PONG gives the RTT.
 constexpr char kHeartbeatTag[4] = {'n', 'l', 'h', 'b'};
 constexpr size_t kHeartbeatLen = sizeof(kHeartbeatTag) + sizeof(double);
+// Bounds on one WRITEABLE callback, so one busy connection cannot starve the
+// others of the service thread.
+constexpr int kWritesPerCallback = 64;
+constexpr size_t kBytesPerCallback = 256 * 1024;
 
 Connection* ConnOf(struct lws* wsi) {
   return wsi ? static_cast<Connection*>(lws_get_opaque_user_data(wsi)) : nullptr;
@@ -407,32 +411,40 @@ int OnWritable(Connection& c, struct lws* wsi) {
     lws_callback_on_writable(wsi);
     return 0;
   }
-  if (!c.closeRequested || !c.closeSent) {
-    if (OutMessage* m = c.session.NextToWrite(c)) {
-      size_t remaining = m->size() - m->sent;
-      size_t n = remaining < c.opts->fragmentSize ? remaining : c.opts->fragmentSize;
-      bool start = m->sent == 0;
-      bool end = m->sent + n == m->size();
-      int flags = lws_write_ws_flags(m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, start, end);
-      uint8_t* p;
-      if (start && end) {
-        // One frame: lws writes the header into the headroom and masks the
-        // payload in place; the message is done with after this write.
-        p = m->payload();
-      } else {
-        // A fragment: copy it, so the message stays intact for a resend if
-        // this connection dies before its last fragment.
-        c.scratch.resize(LWS_PRE + n);
-        memcpy(c.scratch.data() + LWS_PRE, m->payload() + m->sent, n);
-        p = c.scratch.data() + LWS_PRE;
-      }
-      int w = lws_write(wsi, p, n, static_cast<enum lws_write_protocol>(flags));
-      if (w < 0) return -1;
-      m->sent += n;
-      c.session.Written(c, m, n, end);
-      lws_callback_on_writable(wsi);
-      return 0;
+  // Several messages per callback while the socket takes them: a service
+  // iteration per message would cost a poll() and a callback each. lws
+  // allows back-to-back writes when lws_send_pipe_choked() was asked.
+  int writes = 0;
+  size_t bytes = 0;
+  while (OutMessage* m = c.session.NextToWrite(c)) {
+    size_t remaining = m->size() - m->sent;
+    size_t n = remaining < c.opts->fragmentSize ? remaining : c.opts->fragmentSize;
+    bool start = m->sent == 0;
+    bool end = m->sent + n == m->size();
+    int flags = lws_write_ws_flags(m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, start, end);
+    uint8_t* p;
+    if (start && end) {
+      // One frame: lws writes the header into the headroom and masks the
+      // payload in place; the message is done with after this write.
+      p = m->payload();
+    } else {
+      // A fragment: copy it, so the message stays intact for a resend if
+      // this connection dies before its last fragment.
+      c.scratch.resize(LWS_PRE + n);
+      memcpy(c.scratch.data() + LWS_PRE, m->payload() + m->sent, n);
+      p = c.scratch.data() + LWS_PRE;
     }
+    int w = lws_write(wsi, p, n, static_cast<enum lws_write_protocol>(flags));
+    if (w < 0) return -1;
+    m->sent += n;
+    c.session.Written(c, m, n, end);  // may free m
+    writes++;
+    bytes += n;
+    if (writes >= kWritesPerCallback || bytes >= kBytesPerCallback || lws_send_pipe_choked(wsi)) break;
+  }
+  if (writes > 0) {
+    lws_callback_on_writable(wsi);
+    return 0;
   }
   if (c.closeRequested && !c.closeSent) {
     c.closeSent = true;
