@@ -417,6 +417,9 @@ int OnWritable(Connection& c, struct lws* wsi) {
   int writes = 0;
   size_t bytes = 0;
   while (OutMessage* m = c.session.NextToWrite(c)) {
+    if (writes > 0 &&
+        (writes >= kWritesPerCallback || bytes >= kBytesPerCallback || lws_send_pipe_choked(wsi)))
+      break;
     size_t remaining = m->size() - m->sent;
     size_t n = remaining < c.opts->fragmentSize ? remaining : c.opts->fragmentSize;
     bool start = m->sent == 0;
@@ -440,7 +443,6 @@ int OnWritable(Connection& c, struct lws* wsi) {
     c.session.Written(c, m, n, end);  // may free m
     writes++;
     bytes += n;
-    if (writes >= kWritesPerCallback || bytes >= kBytesPerCallback || lws_send_pipe_choked(wsi)) break;
   }
   if (writes > 0) {
     lws_callback_on_writable(wsi);
