@@ -7,6 +7,7 @@ import { connectOnce, WebSocketClient, type ConnectOptions, type WebSocketError 
 import { makeCerts } from './helpers/certs';
 import { startConnectProxy, type ConnectProxy, type ConnectProxyOptions } from './helpers/connect-proxy';
 import { startWsServer, type WsServer, type WsServerOptions } from './helpers/ws-server';
+import { expectFailedAttempt } from './helpers/failed-attempt';
 import { once, withTimeout } from './helpers/wait';
 
 const T = 10_000;
@@ -64,20 +65,10 @@ async function expectEcho(c: WebSocketClient, text: string): Promise<void> {
   expect(await once<[string | Buffer, boolean]>(c, 'message', T)).toEqual([text, false]);
 }
 
-/** Expects the attempt to fail: 'error' (returned), `opened` rejecting with it, close 1006, no open. */
+/** Expects the attempt to fail (see expectFailedAttempt); returns the error. */
 async function expectFailure(url: string, options: ConnectOptions): Promise<WebSocketError> {
-  const c = track(connectOnce(url, options));
-  let opened = false;
-  c.on('open', () => {
-    opened = true;
-  });
-  const errP = once<[WebSocketError]>(c, 'error', T);
-  const closeP = once<[number, string]>(c, 'close', T, { rejectOnError: false });
-  const [err] = await errP;
+  const err = await expectFailedAttempt(track(connectOnce(url, options)), T);
   expect(err.url).toBe(url);
-  await expect(c.opened).rejects.toBe(err);
-  expect((await closeP)[0]).toBe(1006);
-  expect(opened).toBe(false);
   return err;
 }
 

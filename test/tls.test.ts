@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connectOnce, WebSocketClient, type ConnectOptions, type WebSocketError } from './lib';
 import { makeCerts, type KeyCert } from './helpers/certs';
 import { startWsServer, type WsServer, type WsTlsOptions } from './helpers/ws-server';
+import { expectFailedAttempt } from './helpers/failed-attempt';
 import { once, withTimeout } from './helpers/wait';
 
 const T = 10_000;
@@ -42,28 +43,11 @@ async function expectEcho(c: WebSocketClient, text = 'over tls'): Promise<void> 
   expect(await nextMessage(c)).toEqual([text, false]);
 }
 
-/**
- * Connects and expects the attempt to fail with `code`: an 'error' with that
- * code and the URL, `opened` rejecting with the same code, then close 1006,
- * and no 'open' at any point.
- */
+/** Connects and expects the attempt to fail with `code` (see expectFailedAttempt). */
 async function expectFailure(url: string, options: ConnectOptions, code: string): Promise<WebSocketError> {
-  const c = track(connectOnce(url, options));
-  let opened = false;
-  c.on('open', () => {
-    opened = true;
-  });
-  const errP = once<[WebSocketError]>(c, 'error', T);
-  const closeP = once<[number, string]>(c, 'close', T, { rejectOnError: false });
-  const [err] = await errP;
+  const err = await expectFailedAttempt(track(connectOnce(url, options)), T);
   expect(err.code).toBe(code);
   expect(err.url).toBe(url);
-  await expect(c.opened).rejects.toMatchObject({ code, url });
-  const [closeCode] = await closeP;
-  expect(closeCode).toBe(1006);
-  expect(opened).toBe(false);
-  expect(c.readyState).toBe(WebSocketClient.CLOSED);
-  expect(c.lastError).toBe(err);
   return err;
 }
 
