@@ -157,6 +157,7 @@ describe('echo over ws:', () => {
 describe('handshake', () => {
   it('sends path, query, headers and origin, and exposes the negotiated subprotocol', async () => {
     const { wss, url } = await server({ handleProtocols: (set) => (set.has('b') ? 'b' : false) });
+    wss.on('headers', (headers) => headers.push('X-Server: handshake-header'));
     const conn = nextConnection(wss);
     const c = track(
       connectOnce(`${url}/some/path?x=1&y=%20`, {
@@ -173,6 +174,8 @@ describe('handshake', () => {
     expect(req.headers.origin).toBe('https://example.test');
     expect(req.headers['sec-websocket-protocol']).toBe('a, b');
     expect(c.protocol).toBe('b');
+    expect(c.handshakeHeaders['sec-websocket-protocol']).toBe('b');
+    expect(c.handshakeHeaders['x-server']).toBe('handshake-header');
     expect(c.readyState).toBe(WebSocketClient.OPEN);
     expect(c.url).toBe(`${url}/some/path?x=1&y=%20`);
   });

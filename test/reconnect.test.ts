@@ -582,3 +582,73 @@ describe('stats', () => {
     expect(s.log.map((e) => e.event).slice(0, 4)).toEqual(['open', 'disconnect', 'reconnecting', 'open']);
   });
 });
+
+describe('documented surface', () => {
+  it('names heartbeat and stall failures in error events (ERR_HEARTBEAT_TIMEOUT, ERR_STALL)', async () => {
+    const server = await faultServer({ feedIntervalMs: 20 });
+    const { ev } = open(server.url, { heartbeat: { intervalMs: 200, timeoutMs: 200 }, stallTimeoutMs: 600, reconnect: { backoffMs: [20] } });
+    const first = await server.nextConnection(T);
+    await ev.next('open');
+    first.stall();
+    expect((await ev.next('disconnect'))[0].cause).toBe('stall');
+    const second = await server.nextConnection(T);
+    await ev.next('open');
+    second.blackHole();
+    expect((await ev.next('disconnect'))[0].cause).toBe('heartbeat');
+    expect(ev.all('error').map(([e]) => e.code)).toEqual(['ERR_STALL', 'ERR_HEARTBEAT_TIMEOUT']);
+  });
+
+  it('takes heartbeat and backoff from an lws Secure Streams retry policy', async () => {
+    const server = await faultServer();
+    const policy = JSON.stringify({ retry: [{ fast: { backoff: [40], conceal: 65535, jitterpc: 1, svalidping: 1, svalidhup: 2 } }] });
+    const { ev } = open(server.url, { policy });
+    const conn = await server.nextConnection(T);
+    await ev.next('open');
+    const blackHoleAt = Date.now();
+    conn.blackHole();
+    const [d] = await ev.next('disconnect', 1000 + 1000 + 2000);
+    expect(d.cause).toBe('heartbeat');
+    // svalidping 1 s, svalidhup 2 s: a PING within a second, a second for proof of life.
+    expect(d.at - blackHoleAt).toBeLessThanOrEqual(1000 + 1000 + 500);
+    const [r] = await ev.next('reconnecting');
+    expect(r.delayMs).toBeGreaterThanOrEqual(40);
+    expect(r.delayMs).toBeLessThanOrEqual(40 * 1.01 + 1);
+  });
+
+  it('resets the attempt counter after resetAfterMs of uptime, and not before', async () => {
+    const server = await faultServer();
+    const cycle = async (ev: Recorder, c: WebSocketClient, uptimeMs: number): Promise<number> => {
+      await ev.next('open');
+      await waitFor(() => c.stats().currentUptimeMs >= uptimeMs, T);
+      await server.kill();
+      const [r] = await ev.next('reconnecting');
+      await server.restart();
+      return r.attempt;
+    };
+    const short = open(server.url, { heartbeat: false, reconnect: { backoffMs: [20], resetAfterMs: 100 } });
+    expect(await cycle(short.ev, short.c, 0)).toBe(1);
+    expect(await cycle(short.ev, short.c, 250)).toBe(1);
+    short.c.terminate();
+    const long = open(server.url, { heartbeat: false, reconnect: { backoffMs: [20], resetAfterMs: 60000 } });
+    expect(await cycle(long.ev, long.c, 0)).toBe(1);
+    expect(await cycle(long.ev, long.c, 250)).toBe(2);
+  });
+
+  it('exposes the record through metrics() and keeps eventLogSize entries', async () => {
+    const server = await faultServer();
+    const { c, ev } = open(server.url, { heartbeat: false, reconnect: { backoffMs: [20] }, eventLogSize: 2 });
+    await ev.next('open');
+    await server.kill();
+    await ev.next('reconnecting');
+    await server.restart();
+    await ev.next('open');
+    const label = `url="${c.url}"`;
+    const text = c.metrics();
+    expect(text).toContain(`nlws_connects_total{${label}} 2\n`);
+    expect(text).toContain(`nlws_disconnects_total{${label},cause="network"} 1\n`);
+    expect(text).toContain(`nlws_state{${label},state="open"} 1\n`);
+    expect(c.metrics({ app: 'x' })).toContain('nlws_connects_total{app="x"} 2\n');
+    // open, disconnect, reconnecting, open happened; the log keeps the last 2.
+    expect(c.stats().log.map((e) => e.event)).toEqual(['reconnecting', 'open']);
+  });
+});
