@@ -90,6 +90,7 @@ void EventBatch::Flush() {
   }
   building_.clear();
   shared_chunk_ = nullptr;
+  published_++;
   if (schedule) schedule_();
 }
 

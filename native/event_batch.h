@@ -72,6 +72,8 @@ class EventBatch {
   void AddSent(uint32_t id, double bytes, double messages);
   // Publishes the private batch; schedules a JS call when none is pending.
   void Flush();
+  // How many batches Flush() has published (service thread only).
+  uint64_t published() const { return published_; }
 
   // --- JS thread ---
   // `schedule` asks for one JS call (a thread-safe-function call).
@@ -88,6 +90,7 @@ class EventBatch {
 
   Batch building_;               // service thread only
   std::vector<uint8_t>* shared_chunk_ = nullptr;  // current small-message chunk in building_
+  uint64_t published_ = 0;       // service thread only
 
   std::mutex mutex_;
   Batch ready_;

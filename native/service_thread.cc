@@ -1,5 +1,7 @@
 #include "service_thread.h"
 
+#include <cstdlib>
+
 #include <cstring>
 
 #include "lws_glue.h"
@@ -13,13 +15,19 @@ static std::mutex g_context_mutex;
 
 void Mailbox::Post(Command&& c) {
   queue_.Push(std::move(c));
-  Wake();
+  Posted(true);
 }
 
 void Mailbox::PostMany(std::vector<Command>&& cs, bool wake) {
   if (cs.empty()) return;
   queue_.PushMany(std::move(cs));
-  if (wake) Wake();
+  Posted(wake);
+}
+
+void Mailbox::Posted(bool wake) {
+  if (!wake) return;
+  wanted_.store(true);
+  if (!spinning_.load()) Wake();
 }
 
 void Mailbox::Wake() {
@@ -37,7 +45,27 @@ void Mailbox::Close() {
   context_ = nullptr;
 }
 
-ServiceThread::ServiceThread(EventBatch& events) : events_(events) {}
+// Spinning after a hand-off. A request/response exchange crosses threads
+// twice: the service thread hands a message to JS, and JS's answer comes
+// back through the mailbox. Waking a thread asleep in poll() costs tens of
+// microseconds across cores, so after publishing a batch the service thread
+// busy-polls (lws_service without waiting, and the mailbox) for up to
+// NLWS_SPIN_US microseconds, default below. It only does so while JS has
+// recently answered within that window; rounds that JS leaves unanswered
+// (receive-only feeds) switch it off after kMaxSpinMisses of them in a row.
+static constexpr int64_t kDefaultSpinUs = 100;
+static constexpr int kMaxSpinMisses = 8;
+
+static int64_t SpinUsFromEnv() {
+  const char* v = getenv("NLWS_SPIN_US");
+  if (!v || !*v) return kDefaultSpinUs;
+  char* end = nullptr;
+  long long n = strtoll(v, &end, 10);
+  if (*end || n < 0) return kDefaultSpinUs;
+  return n > 10000 ? 10000 : n;
+}
+
+ServiceThread::ServiceThread(EventBatch& events) : events_(events), spinUs_(SpinUsFromEnv()) {}
 
 ServiceThread::~ServiceThread() { Stop(); }
 
@@ -148,6 +176,7 @@ struct lws_vhost* ServiceThread::VhostFor(const Connection& conn) {
 }
 
 void ServiceThread::DrainCommands() {
+  if (spinUs_ > 0 && mailbox_->Wanted()) lastCommandUs_ = lws_now_usecs();
   mailbox_->TakeAll(drained_);
   for (auto& c : drained_) Handle(c);
   drained_.clear();
@@ -196,6 +225,26 @@ void ServiceThread::Handle(Command& cmd) {
   }
 }
 
+bool ServiceThread::SpinNext(bool published, int64_t nowUs) {
+  if (roundOpen_) {
+    bool answered = lastCommandUs_ >= lastPublishUs_;
+    if (answered || published || nowUs - lastPublishUs_ > spinUs_) {
+      roundOpen_ = false;
+      if (answered && lastCommandUs_ - lastPublishUs_ <= spinUs_) {
+        spinEnabled_ = true;
+        spinMisses_ = 0;
+      } else if (++spinMisses_ >= kMaxSpinMisses) {
+        spinEnabled_ = false;
+      }
+    }
+  }
+  if (published) {
+    roundOpen_ = true;
+    lastPublishUs_ = nowUs;
+  }
+  return spinEnabled_ && roundOpen_ && nowUs - lastPublishUs_ <= spinUs_;
+}
+
 void ServiceThread::Run() {
   SetThreadEventBatch(&events_);
   struct lws_context_creation_info info;
@@ -238,14 +287,29 @@ void ServiceThread::Run() {
   }
   mailbox_->Open(context_);
   DrainCommands();  // commands posted before the context existed
+  uint64_t published = events_.published();
+  bool spinning = false;
   while (!stopping_) {
     events_.Flush();
     FreeFinished();
-    if (lws_service(context_, 0) < 0) break;
+    bool fresh = events_.published() != published;
+    published = events_.published();
+    bool spin = spinUs_ > 0 && SpinNext(fresh, lws_now_usecs());
+    if (spin != spinning) {
+      spinning = spin;
+      mailbox_->SetSpinning(spin);
+      // A post that saw us spinning did not wake us: look before sleeping.
+      if (!spin && mailbox_->Wanted()) {
+        DrainCommands();
+        continue;
+      }
+    }
+    if (lws_service(context_, spin ? -1 : 0) < 0) break;
     // The cancel wake also reaches DrainCommands through the protocol
     // callback, but only once a vhost exists: drain here as well.
     DrainCommands();
   }
+  mailbox_->SetSpinning(false);
   mailbox_->Close();
   for (auto& kv : sessions_) kv.second->Detach();
   FreeFinished();  // cancels their timers while the context still exists

@@ -27,7 +27,17 @@ class Mailbox {
  public:
   void Post(Command&& c);
   void PostMany(std::vector<Command>&& cs, bool wake = true);
-  void TakeAll(std::vector<Command>& out) { queue_.TakeAll(out); }
+  // Clears `wanted` first: a post racing with the take either lands in this
+  // take or leaves the flag set for the next one.
+  void TakeAll(std::vector<Command>& out) {
+    wanted_.store(false);
+    queue_.TakeAll(out);
+  }
+  // Something was posted with a wake since the last TakeAll.
+  bool Wanted() const { return wanted_.load(); }
+  // While the service thread busy-polls it sees posts by itself, so posters
+  // skip lws_cancel_service() (a pipe write and a cross-core wake-up).
+  void SetSpinning(bool on) { spinning_.store(on); }
   // The service thread opens the mailbox once its context exists and closes
   // it before destroying the context: lws_cancel_service() is never called
   // on a context being destroyed.
@@ -36,7 +46,13 @@ class Mailbox {
 
  private:
   void Wake();
+  void Posted(bool wake);
   CommandQueue queue_;
+  // Both sequentially consistent: a poster stores `wanted_` then loads
+  // `spinning_`; the service thread stores `spinning_` false then loads
+  // `wanted_`, so one of the two always sees the other (no lost wake-up).
+  std::atomic<bool> wanted_{false};
+  std::atomic<bool> spinning_{false};
   std::mutex mutex_;
   struct lws_context* context_ = nullptr;
 };
@@ -71,6 +87,9 @@ class ServiceThread {
   void EnsureStarted();
   void Run();
   void Handle(Command& c);
+  // Decides, after each service iteration, whether the next one busy-polls
+  // (see service_thread.cc: "Spinning after a hand-off").
+  bool SpinNext(bool published, int64_t nowUs);
 
   EventBatch& events_;
   std::shared_ptr<Mailbox> mailbox_ = std::make_shared<Mailbox>();
@@ -89,6 +108,12 @@ class ServiceThread {
   std::map<std::string, struct lws_vhost*> vhosts_;
   std::map<std::string, std::vector<std::string>> trustStores_;  // caKey -> DER certs
   std::vector<Command> drained_;
+  int64_t spinUs_;                // 0: never spin
+  bool spinEnabled_ = false;      // adaptive: see SpinNext
+  int spinMisses_ = 0;            // spins in a row that no command ended
+  bool roundOpen_ = false;         // a published batch JS may answer
+  int64_t lastPublishUs_ = 0;
+  int64_t lastCommandUs_ = 0;      // last drain that found a woken post
 };
 
 }  // namespace nlws
