@@ -99,8 +99,16 @@ export interface ConnectOptions {
   passphrase?: string;
   /** Name for SNI and certificate verification (also sent as Host). */
   servername?: string;
-  /** Verify the server certificate. Default true. */
+  /** Verify the server certificate. Default true; false turns every check below off. */
   rejectUnauthorized?: boolean;
+  /** Accept a self-signed server certificate, or a chain ending in an untrusted self-signed root. Default false. */
+  allowSelfSigned?: boolean;
+  /** Accept a certificate whose issuer is not in the trust store (not self-signed). Default false. */
+  allowUnknownCA?: boolean;
+  /** Accept certificates outside their validity period: expired or not yet valid. Default false. */
+  allowInvalidDates?: boolean;
+  /** Accept a certificate that does not name the host (DNS name or IP address) connected to. Default false. */
+  allowHostMismatch?: boolean;
   /** HTTP proxy, `http://[user:pass@]host:port`; CONNECT is used for ws and wss. */
   proxy?: string | URL;
   /** Take the proxy from `https_proxy`/`http_proxy` (and honour `no_proxy`). Default false. */
@@ -128,6 +136,10 @@ export interface NativeConnectOptions {
   closeTimeoutMs: number;
   handshakeTimeoutMs: number;
   rejectUnauthorized: boolean;
+  allowSelfSigned: boolean;
+  allowUnknownCA: boolean;
+  allowInvalidDates: boolean;
+  allowHostMismatch: boolean;
   caKey: string;
   caDer?: Buffer[];
   cert?: Buffer | string | undefined;
@@ -159,7 +171,7 @@ const KNOWN = new Set<string>([
   'headers', 'protocols', 'origin', 'followRedirects', 'perMessageDeflate', 'maxPayload',
   'textAsBuffer', 'handshakeTimeout', 'closeTimeout', 'highWaterMark', 'lowWaterMark',
   'receiveHighWaterMark', 'fragmentSize', 'ca', 'cert', 'key', 'passphrase', 'servername',
-  'rejectUnauthorized', 'proxy', 'proxyFromEnv', 'logger',
+  'rejectUnauthorized', 'allowSelfSigned', 'allowUnknownCA', 'allowInvalidDates', 'allowHostMismatch', 'proxy', 'proxyFromEnv', 'logger',
   // session options (lib/policy.ts and the client)
   'reconnect', 'heartbeat', 'stallTimeoutMs', 'maxConnectionAgeMs', 'maxConnectionAgeJitterPercent', 'rotationOverlapMs',
   'queue', 'onOpen', 'shouldReconnect', 'dedupeKey', 'configTimeoutMs', 'policy', 'eventLogSize',
@@ -348,6 +360,10 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
     closeTimeoutMs: int(o.closeTimeout, 'closeTimeout', 5000, 1, 2 ** 31 - 1),
     handshakeTimeoutMs: int(o.handshakeTimeout, 'handshakeTimeout', 30000, 1, 2 ** 31 - 1),
     rejectUnauthorized: bool(o.rejectUnauthorized, 'rejectUnauthorized', true),
+    allowSelfSigned: bool(o.allowSelfSigned, 'allowSelfSigned', false),
+    allowUnknownCA: bool(o.allowUnknownCA, 'allowUnknownCA', false),
+    allowInvalidDates: bool(o.allowInvalidDates, 'allowInvalidDates', false),
+    allowHostMismatch: bool(o.allowHostMismatch, 'allowHostMismatch', false),
     caKey: trust ? trust.key : '',
     cert,
     key,

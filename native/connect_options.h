@@ -18,6 +18,11 @@ struct TlsSettings {
   std::string keyPem;
   std::string passphrase;
   bool rejectUnauthorized = true;
+  // Each relaxes one check (lws's LCCSCF_ALLOW_* flags); see lws_glue.cc.
+  bool allowSelfSigned = false;    // DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN
+  bool allowUnknownCA = false;     // UNABLE_TO_GET_ISSUER_CERT_LOCALLY, UNABLE_TO_VERIFY_LEAF_SIGNATURE
+  bool allowInvalidDates = false;  // CERT_HAS_EXPIRED, CERT_NOT_YET_VALID
+  bool allowHostMismatch = false;  // no host/IP check at all
 
   // Connections with equal settings share one lws vhost.
   std::string Key() const;

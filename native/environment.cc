@@ -318,6 +318,10 @@ static std::unique_ptr<ConnectOptions> ParseConnectOptions(napi_env env, napi_va
   opts->closeTimeoutMs = static_cast<uint32_t>(Number(env, Prop(env, o, "closeTimeoutMs"), 5000));
   opts->handshakeTimeoutMs = static_cast<uint32_t>(Number(env, Prop(env, o, "handshakeTimeoutMs"), 30000));
   opts->tls.rejectUnauthorized = Bool(env, Prop(env, o, "rejectUnauthorized"), true);
+  opts->tls.allowSelfSigned = Bool(env, Prop(env, o, "allowSelfSigned"), false);
+  opts->tls.allowUnknownCA = Bool(env, Prop(env, o, "allowUnknownCA"), false);
+  opts->tls.allowInvalidDates = Bool(env, Prop(env, o, "allowInvalidDates"), false);
+  opts->tls.allowHostMismatch = Bool(env, Prop(env, o, "allowHostMismatch"), false);
   opts->tls.caKey = StringProp(env, o, "caKey");
   napi_value ca = Prop(env, o, "caDer");
   if (ca && napi_get_array_length(env, ca, &len) == napi_ok) {

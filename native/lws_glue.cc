@@ -1,7 +1,10 @@
 #include "lws_glue.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -248,6 +251,24 @@ void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws*
     c.cause = Cause::kTls;
     return;
   }
+  if (c.tlsAlert >= 0) {
+    // The server refused the TLS session. Named as Node names OpenSSL's
+    // alert errors: "tlsv13 alert certificate required" becomes
+    // ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED.
+    const char* reason =
+        ERR_reason_error_string(ERR_PACK(ERR_LIB_SSL, 0, SSL_AD_REASON_OFFSET + c.tlsAlert));
+    std::string code = "ERR_TLS_ALERT";
+    if (reason) {
+      code = "ERR_SSL_";
+      for (const char* r = reason; *r; r++)
+        code += *r == ' ' ? '_' : static_cast<char>(toupper(static_cast<unsigned char>(*r)));
+    }
+    Fail(c, code.c_str(), std::string("the server refused the TLS session: ") +
+                              (reason ? reason : SSL_alert_desc_string_long(c.tlsAlert)) +
+                              " (TLS alert " + std::to_string(c.tlsAlert) + ")");
+    c.cause = Cause::kTls;
+    return;
+  }
   if (status >= 100 && status != 101) {
     Fail(c, "ERR_UNEXPECTED_RESPONSE", "Unexpected server response: " + std::to_string(status),
          static_cast<int>(status), wsi ? HeadersJson(wsi) : "");
@@ -310,9 +331,18 @@ void StartLwsConnect(Connection& c) {
   int flags = 0;
   if (o.secure) {
     flags |= LCCSCF_USE_SSL;
-    if (!o.tls.rejectUnauthorized)
-      flags |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_ALLOW_INSECURE | LCCSCF_ALLOW_EXPIRED |
-               LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
+    // lws's verify callback (openssl-client.c) accepts, per flag:
+    // ALLOW_SELFSIGNED: DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN;
+    // ALLOW_INSECURE: UNABLE_TO_GET_ISSUER_CERT_LOCALLY, UNABLE_TO_VERIFY_LEAF_SIGNATURE;
+    // ALLOW_EXPIRED: CERT_HAS_EXPIRED and CERT_NOT_YET_VALID;
+    // SKIP_SERVER_CERT_HOSTNAME_CHECK: no host or IP is given to OpenSSL.
+    // Anything else (rejectUnauthorized: false) is accepted in our callback.
+    const TlsSettings& t = o.tls;
+    bool all = !t.rejectUnauthorized;
+    if (all || t.allowSelfSigned) flags |= LCCSCF_ALLOW_SELFSIGNED;
+    if (all || t.allowUnknownCA) flags |= LCCSCF_ALLOW_INSECURE;
+    if (all || t.allowInvalidDates) flags |= LCCSCF_ALLOW_EXPIRED;
+    if (all || t.allowHostMismatch) flags |= LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
   }
   if (!o.followRedirects) flags |= LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
   i.ssl_connection = flags;
@@ -463,11 +493,29 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
                    size_t len) {
   switch (reason) {
     case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION: {
-      // user: the X509_STORE_CTX; len: OpenSSL's preverify_ok. Only noted
-      // here: lws decides (rejectUnauthorized maps onto its flags).
+      // user: the X509_STORE_CTX; len: OpenSSL's preverify_ok. lws calls
+      // this only for errors its flags did not accept (the allow* options).
+      // rejectUnauthorized: false accepts the rest too (a purpose or CA
+      // constraint no flag covers): clearing the error makes lws go on.
+      // Otherwise the first error is noted: it names the failure.
       Connection* c = ConnOf(wsi);
-      if (c && len == 0 && c->tlsVerifyError == 0 && user)
-        c->tlsVerifyError = X509_STORE_CTX_get_error(static_cast<X509_STORE_CTX*>(user));
+      if (!c || len != 0 || !user) return 0;
+      auto* store = static_cast<X509_STORE_CTX*>(user);
+      if (c->opts && !c->opts->tls.rejectUnauthorized) {
+        X509_STORE_CTX_set_error(store, X509_V_OK);
+        return 0;
+      }
+      if (c->tlsVerifyError == 0) c->tlsVerifyError = X509_STORE_CTX_get_error(store);
+      return 0;
+    }
+    case LWS_CALLBACK_SSL_INFO: {
+      // Alerts only (the vhost's ssl_info_event_mask). A fatal alert read
+      // from the server says why it refused the handshake.
+      Connection* c = ConnOf(wsi);
+      auto* si = static_cast<const struct lws_ssl_info*>(in);
+      if (c && si && (si->where & SSL_CB_READ) && ((si->ret >> 8) & 0xff) == SSL3_AL_FATAL &&
+          c->tlsAlert < 0)
+        c->tlsAlert = si->ret & 0xff;
       return 0;
     }
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {

@@ -77,6 +77,7 @@ struct Connection {
   int httpStatus = 0;
   std::string retryAfter;
   int tlsVerifyError = 0;       // first OpenSSL X509_V_ERR seen, if any
+  int tlsAlert = -1;            // first fatal TLS alert the server sent, if any
   bool contextGone = false;
 
   ConnectionTimer closeTimer{};

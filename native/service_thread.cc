@@ -1,6 +1,7 @@
 #include "service_thread.h"
 
 #include <cstdlib>
+#include <openssl/ssl.h>
 
 #include <cstring>
 
@@ -121,6 +122,12 @@ void ServiceThread::FreeFinished() {
 
 std::string TlsSettings::Key() const {
   std::string k = rejectUnauthorized ? "v" : "n";
+  // The relaxations are per connection in lws, but a vhost's connections
+  // could share TLS state: keep strict and relaxed connections apart.
+  k += allowSelfSigned ? "s" : "-";
+  k += allowUnknownCA ? "u" : "-";
+  k += allowInvalidDates ? "d" : "-";
+  k += allowHostMismatch ? "h" : "-";
   k += "|" + caKey + "|" + certPem + "|" + keyPem + "|" + passphrase;
   return k;
 }
@@ -146,6 +153,9 @@ struct lws_vhost* ServiceThread::VhostFor(const Connection& conn) {
   info.protocols = ClientProtocols();
   info.extensions = o.perMessageDeflate ? ClientExtensions() : nullptr;
   info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_JUST_USE_RAW_ORIGIN;
+  // TLS alerts reach the connection (LWS_CALLBACK_SSL_INFO): a server that
+  // refuses us names why (certificate required, unknown CA, ...) only there.
+  info.ssl_info_event_mask = SSL_CB_ALERT;
   // lws reads $http_proxy when no proxy is given; Node does not, and neither
   // do we: "<none>:0" parses as "no proxy" (port 0) and stops that lookup.
   info.http_proxy_address = proxy.empty() ? "none:0" : proxy.c_str();

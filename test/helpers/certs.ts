@@ -36,6 +36,11 @@ export interface Certs {
   wrongHost: KeyCert;
   /** CA-signed client certificate (CN=test-client, clientAuth) for mutual TLS. */
   client: KeyCert;
+  /**
+   * CA-signed, SAN as `valid`, but for client authentication only
+   * (INVALID_PURPOSE): a failure none of the allow* options covers.
+   */
+  wrongPurpose: KeyCert;
 }
 
 const OPENSSL = '/usr/bin/openssl';
@@ -81,6 +86,14 @@ extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = DNS:wrong.example
+
+[server_wrong_purpose]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+subjectAltName = ${LOCAL_SAN}
 
 [client]
 basicConstraints = critical, CA:FALSE
@@ -146,6 +159,7 @@ function generate(): Certs {
     const notYetValid = signed('future', 'localhost', 'server_local', now + 30 * DAY_MS, now + 60 * DAY_MS);
     const wrongHost = signed('wrong', 'wrong.example', 'server_wrong_host', now - DAY_MS, now + 365 * DAY_MS);
     const client = signed('client', 'test-client', 'client', now - DAY_MS, now + 365 * DAY_MS);
+    const wrongPurpose = signed('purpose', 'localhost', 'server_wrong_purpose', now - DAY_MS, now + 365 * DAY_MS);
 
     // Self-signed leaf. No keyUsage on purpose: a keyUsage without keyCertSign
     // makes OpenSSL stop treating the cert as self-issued, and the client would
@@ -165,6 +179,7 @@ function generate(): Certs {
       selfSigned: { key: read('self.key'), cert: read('self.crt') },
       wrongHost,
       client,
+      wrongPurpose,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
