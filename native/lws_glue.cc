@@ -3,6 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
 
 #include <cctype>
 #include <cmath>
@@ -108,6 +109,15 @@ void OnHeartbeat(lws_sorted_usec_list_t* sul) {
   if (c->pingSentMs > 0) {
     if (now - c->pingSentMs >= p.heartbeatTimeoutMs) {
       Fail(*c, "ERR_HEARTBEAT_TIMEOUT", "nothing received within " + std::to_string(p.heartbeatTimeoutMs) + " ms of a ping");
+      // A dead link: close abortively (SO_LINGER 0), so the kernel discards
+      // what it still holds unacknowledged instead of retransmitting it
+      // after the close. Else, when the link returns, those messages reach
+      // the server on the old connection after the ones the replacement
+      // carried (out of order, and twice if the application resent them).
+      if (c->wsi) {
+        struct linger hardClose = {1, 0};
+        setsockopt(lws_get_socket_fd(c->wsi), SOL_SOCKET, SO_LINGER, &hardClose, sizeof hardClose);
+      }
       ConnectionKill(*c, Cause::kHeartbeat, false);
       FlushEvents();
       return;
