@@ -18,7 +18,7 @@ import { ChildRun } from './child.js';
 export const CLIENT_ADDR = '10.77.0.1';
 export const SERVER_ADDR = '10.77.0.2';
 const IMPAIR = join(__dirname, 'impair.py');
-const NAME = /^nlws-[cs]-(\d+)$/;
+const NAME = /^nlws-(?:c|s|probe)-(\d+)$/;
 
 export interface NetnsSupport {
   ok: boolean;
