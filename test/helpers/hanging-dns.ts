@@ -37,8 +37,12 @@ export interface HangingDns {
   /** A resolv.conf naming only this server, with glibc's longest timeouts. */
   readonly resolvConf: string;
   readonly queries: AsyncQueue<DnsQuery>;
-  /** Answer a recorded query: an A record for `ipv4`, or NXDOMAIN when null. */
+  /** Answer a recorded query: an A record for `ipv4` (AAAA: none), or NXDOMAIN when null. */
   answer(query: DnsQuery, ipv4: string | null): void;
+  /** Answer every query not answered yet, and each new one, until `hang()`. */
+  answerAll(ipv4: string | null): void;
+  /** Stop answering (the default). */
+  hang(): void;
   /**
    * Command and arguments running `command args...` with this server as its
    * only resolver (for ChildRun).
@@ -139,9 +143,18 @@ export async function startHangingDns(): Promise<HangingDns> {
   }
   const udp = socket as Socket;
   const queries = new AsyncQueue<DnsQuery>('DNS queries');
+  const unanswered = new Set<DnsQuery>();
+  let auto: { ipv4: string | null } | null = null;
+  const answer = (query: DnsQuery, ipv4: string | null): void => {
+    unanswered.delete(query);
+    udp.send(response(query, ipv4), query.from.port, query.from.address);
+  };
   udp.on('message', (msg, rinfo) => {
     const q = parseQuery(msg, { address: rinfo.address, port: rinfo.port });
-    if (q) queries.push(q);
+    if (!q) return;
+    unanswered.add(q);
+    queries.push(q);
+    if (auto) answer(q, auto.ipv4);
   });
   const dir = mkdtempSync(join(tmpdir(), 'nlws-resolv-'));
   const resolvConf = join(dir, 'resolv.conf');
@@ -150,8 +163,13 @@ export async function startHangingDns(): Promise<HangingDns> {
     address,
     resolvConf,
     queries,
-    answer(query, ipv4) {
-      udp.send(response(query, ipv4), query.from.port, query.from.address);
+    answer,
+    answerAll(ipv4) {
+      auto = { ipv4 };
+      for (const q of [...unanswered]) answer(q, ipv4);
+    },
+    hang() {
+      auto = null;
     },
     wrap(command, args) {
       return ['unshare', unshareArgs(resolvConf, command, args)];
