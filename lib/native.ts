@@ -52,7 +52,12 @@ export interface EventSink {
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load = require('node-gyp-build') as (dir: string) => NativeBinding;
-const binding = load(path.join(__dirname, '..', '..'));
+// NLWS_ADDON_PATH names another build of the addon to load instead (the
+// sanitizer build, build-sanitize/Release/node_libwebsockets.node, for
+// scripts/test-sanitize.sh). For development only; unset in normal use.
+const override = process.env.NLWS_ADDON_PATH;
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const binding = override ? (require(path.resolve(override)) as NativeBinding) : load(path.join(__dirname, '..', '..'));
 const constants = binding.constants();
 const STRIDE = constants.indexStride as number;
 const EMPTY = Buffer.alloc(0);
