@@ -679,8 +679,16 @@ int Callback(struct lws* wsi, enum lws_callback_reasons reason, void* user, void
   return rc;
 }
 
+// rx_buffer_size: lws allocates this much per connection (rx_ubuf) and
+// hands received payload over in pieces of it. Measured with callgrind
+// against 4 KiB: 2 KiB saves 2 KB per idle connection for +0.5 %
+// instructions per byte with 64 KiB messages, +4.5 % with 1 KiB ones (1 KiB
+// buffers: 3 KB and +10 %). tx_packet_size: lws writes at most this much
+// per lws_write() to the socket and copies the rest to drain one piece per
+// service round (0 would mean rx_buffer_size); larger than fragmentSize's
+// default, a frame goes out in one write.
 const struct lws_protocols kProtocols[] = {
-    {kProtocolName, Callback, 0, 4096, 0, nullptr, 0},
+    {kProtocolName, Callback, 0, 2048, 0, nullptr, 256 * 1024},
     LWS_PROTOCOL_LIST_TERM,
 };
 
