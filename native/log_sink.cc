@@ -2,9 +2,12 @@
 
 #include <libwebsockets.h>
 
+#include <atomic>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
+#include <string>
 
 #include "event_batch.h"
 
@@ -15,7 +18,22 @@ namespace nlws {
 static std::mutex& g_mutex = *new std::mutex;
 static std::map<void*, int>& g_levels = *new std::map<void*, int>;
 
+// lws's warnings and errors are always formatted: the failure classifier
+// reads this thread's recent ones to tell apart failures lws reports with
+// one message (a response head too large for the header table, or malformed).
+constexpr int kAlwaysLevels = LLL_ERR | LLL_WARN;
+static std::atomic<int> g_requested{0};
+// lws logs the cause ("Ran out of header data space") before the failure
+// ("problems parsing header"): keep a few lines, not one.
+constexpr size_t kProblemsKept = 4;
+static thread_local std::deque<std::string> t_problems;
+
 static void Emit(int level, const char* line) {
+  if (level & kAlwaysLevels) {
+    if (t_problems.size() == kProblemsKept) t_problems.pop_front();
+    t_problems.emplace_back(line);
+  }
+  if (!(level & g_requested.load(std::memory_order_relaxed))) return;
   EventBatch* batch = ThreadEventBatch();
   if (batch == nullptr) return;
   size_t n = strlen(line);
@@ -28,7 +46,15 @@ void LogSinkSetLevel(void* owner, int level) {
   if (level) g_levels[owner] = level; else g_levels.erase(owner);
   int all = 0;
   for (auto& kv : g_levels) all |= kv.second;
-  lws_set_log_level(all, Emit);
+  g_requested.store(all, std::memory_order_relaxed);
+  lws_set_log_level(all | kAlwaysLevels, Emit);
+}
+
+std::string LogSinkTakeRecentProblems() {
+  std::string lines;
+  for (auto& l : t_problems) lines += l;
+  t_problems.clear();
+  return lines;
 }
 
 }  // namespace nlws

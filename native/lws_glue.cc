@@ -12,7 +12,9 @@
 
 #include "event_batch.h"
 #include "json.h"
+#include "log_sink.h"
 #include "resolver.h"
+#include "server_limits.h"
 #include "service_thread.h"
 #include "session.h"
 
@@ -248,6 +250,7 @@ const char* TlsErrorCode(int x509) {
 // Turns lws's connection-error text into a code users can branch on.
 void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws* wsi) {
   std::string msg = in ? std::string(in, len) : std::string("connection failed");
+  std::string recent = LogSinkTakeRecentProblems();  // this failure's lws warnings
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
   unsigned int status = wsi ? lws_http_client_http_response(wsi) : 0;
   // The certificate check's own error, recorded during verification: lws's
@@ -277,6 +280,23 @@ void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws*
                               (reason ? reason : SSL_alert_desc_string_long(c.tlsAlert)) +
                               " (TLS alert " + std::to_string(c.tlsAlert) + ")");
     c.cause = Cause::kTls;
+    return;
+  }
+  // lws's parser fails a response head with one message whether it
+  // overflowed the header table or was malformed; its log says which.
+  if (msg.find("problems parsing header") != std::string::npos) {
+    c.cause = Cause::kHandshake;
+    if (recent.find("header data space") != std::string::npos) {
+      Fail(c, "ERR_RESPONSE_HEADERS_TOO_LARGE", "the response head exceeds " +
+                                                    std::to_string(kHeaderTableBytes / 1024) +
+                                                    " KiB (request URI included)");
+    } else if (recent.find("hdr frags") != std::string::npos) {
+      Fail(c, "ERR_RESPONSE_HEADERS_TOO_LARGE",
+           "the response head has more header lines than the header table holds (at most " +
+               std::to_string(static_cast<int>(WSI_TOKEN_COUNT) - 1) + " of the names lws parses)");
+    } else {
+      Fail(c, "ERR_HANDSHAKE", "malformed response head");
+    }
     return;
   }
   if (status >= 100 && status != 101) {
@@ -387,6 +407,25 @@ int FailOpenConnection(Connection& c, struct lws* wsi, int code, const char* err
   return -1;
 }
 
+// Fails the connection from inside CLIENT_RECEIVE. lws 4.3.5 does not
+// reset its rx buffer when RECEIVE returns non-zero: when the chunk ended
+// because that buffer was full, the rest of the frame (still parsed while
+// lws waits for the Close echo) is written past the buffer's end. So return
+// 0, ignore what follows, and send the Close from the next WRITEABLE.
+int FailFromReceive(Connection& c, struct lws* wsi, int code, const char* errCode,
+                    const std::string& message) {
+  Fail(c, errCode, message);
+  c.closeCode = code;
+  c.closeReason.clear();
+  c.closeSent = true;  // CLIENT_CLOSED reports closeCode, also if TCP drops first
+  c.killCause = Cause::kProtocol;
+  c.rxFailPending = true;
+  c.rx = std::vector<uint8_t>();
+  StartTimer(c, c.closeTimer, c.opts->closeTimeoutMs, OnCloseTimeout);
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
 bool HeartbeatBackstopFired(const Connection& c) {
   uint16_t hup = c.session.idlePolicy.secs_since_valid_hangup;
   return c.opts->policy.heartbeatIntervalMs && hup && c.phase == Connection::Phase::kOpen &&
@@ -395,22 +434,33 @@ bool HeartbeatBackstopFired(const Connection& c) {
 
 int OnReceive(Connection& c, struct lws* wsi, const uint8_t* in, size_t len) {
   if (c.phase != Connection::Phase::kOpen && c.phase != Connection::Phase::kClosing) return 0;
+  if (c.rxFailPending) return 0;  // failed: only the Close is left to send
   ProofOfLife(c, wsi);
-  bool first = lws_is_first_fragment(wsi);
+  // A message starts with the first chunk after the previous message's
+  // last. lws's first-fragment flag misses that start when a compressed
+  // message's first frame inflated to nothing: the first output then comes
+  // with a continuation frame (and lws_frame_is_binary still holds).
+  bool first = !c.rxInMessage;
   bool final = lws_is_final_fragment(wsi);
+  c.rxInMessage = !final;
   if (first) {
     c.rxBinary = lws_frame_is_binary(wsi);
+    c.rxCompressed = (lws_get_reserved_bits(wsi) & 0x40) != 0 || !lws_is_first_fragment(wsi);
     c.rx.clear();
     c.rxSize = 0;
     c.utf8 = Utf8State();
   }
   c.rxSize += len;
-  if (c.rxSize > c.opts->maxPayload)
-    return FailOpenConnection(c, wsi, 1009, "ERR_MESSAGE_TOO_BIG",
+  // An uncompressed frame's declared length counts too: one that announces
+  // more than maxPayload fails at its first bytes, not after maxPayload was
+  // buffered. (Compressed messages count as they inflate.)
+  if (c.rxSize > c.opts->maxPayload ||
+      (!c.rxCompressed && lws_remaining_packet_payload(wsi) > c.opts->maxPayload - c.rxSize))
+    return FailFromReceive(c, wsi, 1009, "ERR_MESSAGE_TOO_BIG",
                               "message exceeds maxPayload (" + std::to_string(c.opts->maxPayload) +
                                   " bytes)");
   if (!c.rxBinary && (!Utf8Feed(c.utf8, in, len) || (final && !c.utf8.complete())))
-    return FailOpenConnection(c, wsi, 1007, "ERR_INVALID_UTF8", "text message is not valid UTF-8");
+    return FailFromReceive(c, wsi, 1007, "ERR_INVALID_UTF8", "text message is not valid UTF-8");
   EventType type = c.rxBinary ? EventType::kBinary : EventType::kText;
   if (first && final) {
     c.session.AttemptMessage(c, type, in, len);
@@ -435,6 +485,11 @@ int WritePing(struct lws* wsi, const void* payload, size_t len) {
 
 int OnWritable(Connection& c, struct lws* wsi) {
   if (c.phase != Connection::Phase::kOpen && c.phase != Connection::Phase::kClosing) return 0;
+  if (c.rxFailPending) {  // see FailFromReceive
+    c.rxFailPending = false;
+    lws_close_reason(wsi, static_cast<enum lws_close_status>(c.closeCode), nullptr, 0);
+    return -1;
+  }
   if (c.heartbeatPing) {
     c.heartbeatPing = false;
     uint8_t hb[kHeartbeatLen];
@@ -604,6 +659,14 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
       // codes to 1002 itself; the rest of RFC 6455 7.4 / 5.5.1 is checked
       // here, failing the connection instead of echoing a bad frame.
       const uint8_t* p = static_cast<const uint8_t*>(in);
+      if (c->rxFailPending) {  // we failed it first: our Close, not an echo
+        c->rxFailPending = false;
+        lws_close_reason(wsi, static_cast<enum lws_close_status>(c->closeCode), nullptr, 0);
+        return -1;
+      }
+      // A second Close (read in the same segment as the first): drop TCP;
+      // the first one's code and reason stand.
+      if (c->peerClosed) return -1;
       if (len == 1)
         return FailOpenConnection(*c, wsi, 1002, "ERR_PROTOCOL", "Close frame with a 1-byte payload");
       if (len >= 2) {

@@ -45,7 +45,10 @@ struct Connection {
   // Receiving.
   std::vector<uint8_t> rx;  // fragments of the message being reassembled
   uint64_t rxSize = 0;
+  bool rxInMessage = false;  // between a message's first and last chunk
   bool rxBinary = false;
+  bool rxCompressed = false;  // RSV1 on the message's first frame
+  bool rxFailPending = false;  // failed while receiving: send the Close when writable
   Utf8State utf8;
   bool rxPaused = false;
 

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "server_limits.h"
 #include "lws_glue.h"
 #include "session.h"
 
@@ -268,6 +269,8 @@ void ServiceThread::Run() {
   info.fd_limit_per_thread = 16384;
   // The whole handshake request, extra headers included, must fit here.
   info.pt_serv_buf_size = 32 * 1024;
+  // Bounds the response head a server can make a connecting wsi hold.
+  info.max_http_header_data = kHeaderTableBytes;
   // Our own timers bound the handshake; lws's apply to its inner steps.
   info.timeout_secs = 120;
   {
