@@ -255,12 +255,19 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
   }
 
   #prepare(data: SendData, options: { binary?: boolean }): { payload: string | Uint8Array; binary: boolean; size: number } {
+    if (typeof options !== 'object' || options === null) {
+      throw typeError('ERR_INVALID_ARG_TYPE', 'send() options must be an object');
+    }
+    const given = options.binary as unknown;
+    if (given !== undefined && typeof given !== 'boolean') {
+      throw typeError('ERR_INVALID_ARG_TYPE', 'send() option binary must be a boolean');
+    }
     if (typeof data === 'string') {
-      return { payload: data, binary: options.binary === true, size: Buffer.byteLength(data) };
+      return { payload: data, binary: given === true, size: Buffer.byteLength(data) };
     }
     if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
       const payload = toBytes(data);
-      const binary = options.binary !== false;
+      const binary = given !== false;
       if (!binary && !isUtf8Buffer(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength))) {
         throw typeError('ERR_INVALID_UTF8', 'a text message must be valid UTF-8');
       }
@@ -270,8 +277,11 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
   }
 
   /** Sends a Ping (payload at most 125 bytes). */
-  ping(data: string | Buffer = Buffer.alloc(0)): void {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  ping(data: string | Buffer | ArrayBuffer | ArrayBufferView = Buffer.alloc(0)): void {
+    let bytes: Buffer;
+    if (typeof data === 'string') bytes = Buffer.from(data);
+    else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) bytes = Buffer.from(toBytes(data));
+    else throw typeError('ERR_INVALID_ARG_TYPE', 'ping() takes a string, Buffer, ArrayBuffer or ArrayBufferView');
     if (bytes.length > 125) throw typeError('ERR_INVALID_ARG_VALUE', 'ping payload is limited to 125 bytes');
     if (this.#state !== 'open') {
       throw new WebSocketError('ERR_NOT_OPEN', 'ping() needs an open connection', { url: this.url });

@@ -27,6 +27,20 @@ export class WebSocketError extends Error {
   }
 }
 
+/**
+ * Any value as text for an error message. Never throws: String() does for
+ * null-prototype objects, JSON.stringify for bigints.
+ */
+export function describeValue(v: unknown): string {
+  try {
+    if (typeof v === 'string') return JSON.stringify(v);
+    if (typeof v === 'bigint') return `${v}n`;
+    return String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
 export type CodedTypeError = TypeError & { code: string };
 export type CodedRangeError = RangeError & { code: string };
 
