@@ -1,11 +1,14 @@
 // node-libwebsockets: a WebSocket client for long-lived connections.
 import { WebSocketClient, type SessionSetup } from './client';
-import { typeError } from './errors';
+import { rangeError, typeError } from './errors';
 import { resolveOptions, type ConnectOptions, type Dynamic, type HeadersInput } from './options';
 import { resolvePolicy } from './policy';
 import { native } from './native';
 
 export type UrlInput = string | URL;
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_EVENT_LOG = 1_000_000;
 
 function isFn<T>(v: Dynamic<T> | undefined): v is () => T | Promise<T> {
   return typeof v === 'function';
@@ -30,8 +33,16 @@ export function connect(url: Dynamic<UrlInput>, options?: ConnectOptions): WebSo
     }
   }
   const configTimeoutMs = user.configTimeoutMs ?? 10000;
-  if (!Number.isInteger(configTimeoutMs) || configTimeoutMs < 1) {
-    throw typeError('ERR_INVALID_OPTION', 'configTimeoutMs must be a positive integer');
+  if (!Number.isInteger(configTimeoutMs)) throw typeError('ERR_INVALID_OPTION', 'configTimeoutMs must be an integer');
+  // Node's timers take at most 2^31-1 ms (larger ones fire after 1 ms).
+  if (configTimeoutMs < 1 || configTimeoutMs > MAX_TIMER_MS) {
+    throw rangeError('ERR_OUT_OF_RANGE', `configTimeoutMs must be in [1, ${MAX_TIMER_MS}], got ${configTimeoutMs}`);
+  }
+  // Read when events arrive, long after connect() returned: checked now.
+  const eventLogSize = user.eventLogSize ?? 100;
+  if (!Number.isInteger(eventLogSize)) throw typeError('ERR_INVALID_OPTION', 'eventLogSize must be an integer');
+  if (eventLogSize < 0 || eventLogSize > MAX_EVENT_LOG) {
+    throw rangeError('ERR_OUT_OF_RANGE', `eventLogSize must be in [0, ${MAX_EVENT_LOG}], got ${eventLogSize}`);
   }
   const urlFn = isFn(url) ? url : undefined;
   const headersFn = isFn<HeadersInput>(user.headers) ? user.headers : undefined;

@@ -1,7 +1,7 @@
 // Options: the public type, and validation that turns options and URL into
 // the plain record the native layer takes. Everything is checked here, so
 // nothing invalid reaches lws (whose asserts would abort the process).
-import { rangeError, typeError } from './errors';
+import { describeValue, rangeError, typeError } from './errors';
 import type { HeartbeatOptions, NativePolicy, QueueOptions, ReconnectOptions } from './policy';
 import { nodeTrustStore, trustStoreOf, type TrustStore } from './trust';
 
@@ -206,6 +206,14 @@ function bytes(v: unknown, name: string): Buffer | string | undefined {
   throw typeError('ERR_INVALID_OPTION', `${name} must be a string or a Buffer`);
 }
 
+/** ERR_INVALID_URL naming the URL as given (`url`), with the parser's error as `cause`. */
+function urlError(message: string, url: string | undefined, cause?: unknown): TypeError & { code: string; url?: string } {
+  const e = typeError('ERR_INVALID_URL', message) as TypeError & { code: string; url?: string; cause?: unknown };
+  if (url !== undefined) e.url = url;
+  if (cause !== undefined) e.cause = cause;
+  return e;
+}
+
 export function parseUrl(input: unknown): URL {
   let url: URL;
   if (input instanceof URL) {
@@ -214,18 +222,17 @@ export function parseUrl(input: unknown): URL {
     try {
       url = new URL(input);
     } catch (cause) {
-      const e = typeError('ERR_INVALID_URL', `invalid URL: ${input}`);
-      (e as Error & { cause?: unknown }).cause = cause;
-      throw e;
+      throw urlError(`invalid URL: ${input}`, input, cause);
     }
   } else {
-    throw typeError('ERR_INVALID_URL', 'url must be a string or a URL');
+    throw urlError('url must be a string or a URL', undefined);
   }
+  const given = typeof input === 'string' ? input : url.href;
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw typeError('ERR_INVALID_URL', `URL scheme must be ws: or wss:, got ${url.protocol} (${url.href})`);
+    throw urlError(`URL scheme must be ws: or wss:, got ${url.protocol} (${url.href})`, given);
   }
-  if (url.hash) throw typeError('ERR_INVALID_URL', `URL must not have a fragment: ${url.href}`);
-  if (!url.hostname) throw typeError('ERR_INVALID_URL', `URL has no host: ${url.href}`);
+  if (url.hash) throw urlError(`URL must not have a fragment: ${url.href}`, given);
+  if (!url.hostname) throw urlError(`URL has no host: ${url.href}`, given);
   return url;
 }
 
@@ -255,7 +262,7 @@ function parseProtocols(p: unknown): string {
   const seen = new Set<string>();
   for (const x of list) {
     if (typeof x !== 'string' || !TOKEN.test(x)) {
-      throw typeError('ERR_INVALID_OPTION', `invalid subprotocol: ${JSON.stringify(x)}`);
+      throw typeError('ERR_INVALID_OPTION', `invalid subprotocol: ${describeValue(x)}`);
     }
     if (seen.has(x)) throw typeError('ERR_INVALID_OPTION', `subprotocol listed twice: ${x}`);
     seen.add(x);
@@ -277,6 +284,15 @@ function proxyFromEnv(url: URL): string | undefined {
     : env.http_proxy ?? env.HTTP_PROXY;
 }
 
+/** "user:pass" from a URL's userinfo; a malformed %-escape (URIError) becomes `fail`'s typed error. */
+function credentials(u: URL, fail: (cause: unknown) => Error): string {
+  try {
+    return `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+  } catch (cause) {
+    throw fail(cause);
+  }
+}
+
 function parseProxy(p: unknown): { host: string; port: number; auth: string } {
   let u: URL;
   try {
@@ -287,7 +303,11 @@ function parseProxy(p: unknown): { host: string; port: number; auth: string } {
     throw e;
   }
   if (u.protocol !== 'http:') throw typeError('ERR_INVALID_PROXY', `proxy must be an http:// URL, got ${u.protocol}`);
-  const auth = u.username ? `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}` : '';
+  const auth = u.username ? credentials(u, (cause) => {
+    const e = typeError('ERR_INVALID_PROXY', `proxy credentials are not valid percent-encoding: ${u.href}`);
+    (e as Error & { cause?: unknown }).cause = cause;
+    return e;
+  }) : '';
   if (auth.length > 90) throw rangeError('ERR_INVALID_PROXY', 'proxy credentials are too long (90 bytes at most)');
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port: u.port ? Number(u.port) : 80, auth };
 }
@@ -305,7 +325,7 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
   const ipv6Literal = url.hostname.startsWith('[');
   const headers: string[] = [];
   if (url.username) {
-    const cred = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    const cred = credentials(url, (cause) => urlError(`URL credentials are not valid percent-encoding: ${url.href}`, typeof input === 'string' ? input : url.href, cause));
     headers.push('Authorization', `Basic ${Buffer.from(cred).toString('base64')}`);
   }
   if (typeof o.headers !== 'function') parseHeaders(o.headers, headers);

@@ -25,6 +25,9 @@ function checked(der: Buffer, option: string): Buffer {
 
 /** PEM text (one or more certificates) or DER bytes, to checked DER certificates. */
 export function toDer(input: string | Buffer, option: string, check = true): Buffer[] {
+  if (typeof input !== 'string' && !Buffer.isBuffer(input)) {
+    throw typeError('ERR_INVALID_OPTION', `${option}: a certificate must be PEM text or DER bytes (string or Buffer)`);
+  }
   const text = typeof input === 'string' ? input : input.subarray(0, 11).toString('latin1') === '-----BEGIN ' ? input.toString('latin1') : null;
   const out: Buffer[] = [];
   if (text === null) {
