@@ -25,7 +25,9 @@ flags=(
   -DLWS_WITH_TLS_SESSIONS=OFF -DDISABLE_WERROR=ON
 )
 stamp="$prefix/.stamp"
-want="$LWS_SHA256 ${flags[*]}"
+# Our change to lws's source (see patch-lws.py) is part of what was built.
+patch_sum=$(sha256sum "$here/patch-lws.py" | cut -d' ' -f1)
+want="$LWS_SHA256 $patch_sum ${flags[*]}"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$prefix/lib/libwebsockets.a" ]; then
   echo "lws $LWS_VERSION already built in $prefix"
   exit 0
@@ -37,6 +39,7 @@ bash "$here/fetch-lws.sh"
 rm -rf "$root/src" "$root/build" "$prefix"
 mkdir -p "$root/src" "$root/build"
 tar xzf "$here/download/libwebsockets-$LWS_VERSION.tar.gz" -C "$root/src" --strip-components=1
+python3 "$here/patch-lws.py" "$root/src"
 cmake -S "$root/src" -B "$root/build" "${flags[@]}" > "$root/configure.log" 2>&1 || { tail -50 "$root/configure.log"; exit 1; }
 cmake --build "$root/build" -j"$(nproc)" > "$root/build.log" 2>&1 || { tail -50 "$root/build.log"; exit 1; }
 cmake --install "$root/build" > /dev/null
