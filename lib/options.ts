@@ -177,6 +177,20 @@ const KNOWN = new Set<string>([
   'queue', 'onOpen', 'shouldReconnect', 'dedupeKey', 'configTimeoutMs', 'policy', 'eventLogSize',
 ]);
 const MAX_SAFE_BYTES = 2 ** 53 - 1;
+// lws keeps the request's URI, Host, Origin and subprotocol offer in its
+// header table (16 KiB, native/server_limits.h), which then holds the
+// response head too. When they do not fit, lws 4.3.5 leaks the half-made
+// connection, and its timer later calls into freed memory (found by
+// test/properties.test.ts). Bounded here, leaving room for the response.
+const MAX_TARGET_BYTES = 8192;
+const MAX_HOST_CHARS = 253;
+const MAX_FIELD_BYTES = 2048;
+
+function bounded(v: string, name: string): string {
+  const n = Buffer.byteLength(v);
+  if (n > MAX_FIELD_BYTES) throw rangeError('ERR_OUT_OF_RANGE', `${name} is ${n} bytes; at most ${MAX_FIELD_BYTES}`);
+  return v;
+}
 
 function bool(v: unknown, name: string, dflt: boolean): boolean {
   if (v === undefined) return dflt;
@@ -233,6 +247,13 @@ export function parseUrl(input: unknown): URL {
   }
   if (url.hash) throw urlError(`URL must not have a fragment: ${url.href}`, given);
   if (!url.hostname) throw urlError(`URL has no host: ${url.href}`, given);
+  if (url.hostname.length > MAX_HOST_CHARS) {
+    throw urlError(`URL host is ${url.hostname.length} characters; a DNS name has at most ${MAX_HOST_CHARS}`, given);
+  }
+  const target = Buffer.byteLength(url.pathname) + Buffer.byteLength(url.search);
+  if (target > MAX_TARGET_BYTES) {
+    throw urlError(`URL path and query are ${target} bytes; at most ${MAX_TARGET_BYTES} fit the request`, given);
+  }
   return url;
 }
 
@@ -358,8 +379,8 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
   const proxy = proxyUrl === undefined || proxyUrl === '' ? { host: '', port: 0, auth: '' } : parseProxy(proxyUrl);
 
   const servername = str(o.servername, 'servername');
-  if (servername && !/^[A-Za-z0-9.-]+$/.test(servername)) {
-    throw typeError('ERR_INVALID_OPTION', `servername must be a DNS name, got ${servername}`);
+  if (servername && (!/^[A-Za-z0-9.-]+$/.test(servername) || servername.length > MAX_HOST_CHARS)) {
+    throw typeError('ERR_INVALID_OPTION', `servername must be a DNS name, got ${servername.slice(0, 300)}`);
   }
 
   const native: NativeConnectOptions = {
@@ -369,8 +390,8 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
     path: `${url.pathname || '/'}${url.search}`,
     secure,
     servername,
-    origin: str(o.origin, 'origin'),
-    protocols: parseProtocols(o.protocols),
+    origin: bounded(str(o.origin, 'origin'), 'origin'),
+    protocols: bounded(parseProtocols(o.protocols), 'protocols'),
     headers,
     followRedirects: bool(o.followRedirects, 'followRedirects', false),
     perMessageDeflate: bool(o.perMessageDeflate, 'perMessageDeflate', true),

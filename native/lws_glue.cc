@@ -337,6 +337,19 @@ void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws*
 
 void StartLwsConnect(Connection& c) {
   const ConnectOptions& o = *c.opts;
+  // lws copies URI, Host, Origin and the subprotocol offer into the header
+  // table before connecting. When they do not fit, lws 4.3.5 returns NULL
+  // but leaks the new wsi with our opaque pointer in it: its validity timer
+  // later calls back into this freed Connection. The façade bounds each of
+  // them (lib/options.ts); this refuses the rest before lws sees them.
+  size_t head = o.path.size() + c.hostHeader.size() + o.origin.size() + o.protocols.size() + 64;
+  if (head >= kHeaderTableBytes) {
+    Fail(c, "ERR_REQUEST_TOO_LARGE", "the request URI, Host, Origin and subprotocols take " +
+                                         std::to_string(head) + " bytes; lws holds at most " +
+                                         std::to_string(kHeaderTableBytes));
+    End(c, Cause::kConfig, 1006, "");
+    return;
+  }
   struct lws_vhost* vh = c.service.VhostFor(c);
   if (!vh) {
     Fail(c, "ERR_TLS_CONFIG", "could not set up TLS for this connection (bad ca, cert or key?)");
