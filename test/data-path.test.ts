@@ -1,8 +1,8 @@
 /**
- * The receive path around lws's buffer boundaries. deps/patch-lws.py gives
- * lws's client parser a bulk copy for the middle of a frame's payload; the
- * last byte of a frame or of the 2 KiB receive buffer still goes through
- * lws's state machine. These tests put frame ends, buffer ends and TCP
+ * The data path where deps/patch-lws.py changes lws. Receiving: lws's client
+ * parser gets a bulk copy for the middle of a frame's payload; the last byte
+ * of a frame or of the 2 KiB receive buffer still goes through lws's state
+ * machine. Sending: payload masking eight bytes at a time. These tests put frame ends, buffer ends and TCP
  * segment ends at every interesting offset and compare every byte. (Masked
  * server frames, which skip the bulk copy, fail the connection: see
  * protocol.test.ts.)
@@ -131,6 +131,26 @@ describe('receive path across buffer and segment boundaries', () => {
     for (const p of payloads) {
       const m = await queue.next(T);
       expect(sha(m.data)).toBe(sha(p));
+    }
+  });
+});
+
+describe('send path: masking', () => {
+  it('the server unmasks every byte of messages of every length and alignment, whole and fragmented', async () => {
+    const server = await startWsServer({ defaultTimeoutMs: T });
+    servers.push(server);
+    const sizes = [...Array.from({ length: 20 }, (_, i) => i), 125, 126, 127, 2047, 2048, 2049, 65535, 65536, 65537, 100_003];
+    for (const fragmentSize of [64 * 1024, 1001]) {
+      const client = connectOnce(server.url, { perMessageDeflate: false, fragmentSize });
+      clients.push(client);
+      const conn = await server.nextConnection(T);
+      await withTimeout(client.opened, T, 'opened');
+      const payloads = sizes.map((s, i) => pattern(s, 300 + i));
+      for (const p of payloads) client.send(p);
+      for (const p of payloads) {
+        const m = await conn.nextMessage(T);
+        expect(sha(m.data), `${p.length} B, fragmentSize ${fragmentSize}`).toBe(sha(p));
+      }
     }
   });
 });
