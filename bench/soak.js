@@ -53,7 +53,7 @@ const count = (name, dflt) => {
   return n;
 };
 if (argv.includes('--help') || argv.includes('-h')) {
-  console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 24).join('\n'));
+  console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 24).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
 const CONNECT = count('--connect', 10000);
