@@ -8,13 +8,19 @@
 // client closes it, except that a text message "kill" makes the server destroy
 // the TCP socket at once (no Close frame): the forced-reconnect cycle.
 //
+// With argv[2] = JSON { key, cert } (file paths) it serves wss instead.
+//
 // IPC: sends { port } once listening; answers { cmd: 'counts' } with
 // { counts: { accepted, open, killed } }; exits when the parent goes away.
+const fs = require('node:fs');
 const http = require('node:http');
+const https = require('node:https');
 const { WebSocketServer } = require('ws');
 
 const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
 const counts = { accepted: 0, open: 0, killed: 0 };
+const tls = process.argv[2] ? JSON.parse(process.argv[2]) : null;
+const credentials = tls ? { key: fs.readFileSync(tls.key), cert: fs.readFileSync(tls.cert) } : null;
 
 wss.on('connection', (ws) => {
   counts.accepted++;
@@ -29,7 +35,8 @@ wss.on('connection', (ws) => {
 });
 
 function listen(host, port) {
-  const server = http.createServer((req, res) => res.writeHead(426).end());
+  const answer = (req, res) => res.writeHead(426).end();
+  const server = credentials ? https.createServer(credentials, answer) : http.createServer(answer);
   server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req)));
   return new Promise((resolve, reject) => {
     server.once('error', reject);

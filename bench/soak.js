@@ -17,6 +17,7 @@
 //   --backoff MS    reconnect.backoffMs of that session (default 1: [1])
 //   --warmup N      cycles of each kind before the baseline (default 100)
 //   --host H        host in the URL (default localhost: goes through name resolution)
+//   --tls           wss:// with a throwaway CA (bench/certs.js), verified
 //   --points K      samples in each phase (default 5)
 //   --settle-ms MS  after each phase, how long fds and threads may take to
 //                   return to the baseline (polled; default 10000)
@@ -37,6 +38,7 @@ if (typeof global.gc !== 'function') {
 }
 
 const { connect } = require(path.join(__dirname, '..', 'dist', 'cjs', 'index.js'));
+const { makeCerts } = require('./certs');
 
 // ------------------------------------------------------------------ options
 const argv = process.argv.slice(2);
@@ -53,7 +55,7 @@ const count = (name, dflt) => {
   return n;
 };
 if (argv.includes('--help') || argv.includes('-h')) {
-  console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 24).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 25).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
 const CONNECT = count('--connect', 10000);
@@ -64,6 +66,7 @@ const HOST = value('--host', 'localhost');
 const POINTS = Math.max(1, count('--points', 5));
 const SETTLE_MS = count('--settle-ms', 10000);
 const JSON_OUT = argv.includes('--json');
+const TLS = argv.includes('--tls');
 /** No single cycle may take longer than this: a hang ends the soak with an error. */
 const CYCLE_LIMIT_MS = 30000;
 
@@ -140,8 +143,9 @@ function withLimit(promise, what) {
 }
 
 // ------------------------------------------------------------------ server
-function startServer() {
-  const child = fork(path.join(__dirname, 'soak-server.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function startServer(certs) {
+  const args = certs ? [JSON.stringify({ key: certs.key, cert: certs.cert })] : [];
+  const child = fork(path.join(__dirname, 'soak-server.js'), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = new Promise((resolve, reject) => {
     child.once('message', (m) => resolve(m.port));
     child.once('exit', (code) => reject(new Error(`soak server exited (${code})`)));
@@ -167,12 +171,14 @@ function serverCounts(child) {
 
 // ------------------------------------------------------------------ phases
 const failures = [];
+/** Options of every session: the CA with --tls. */
+let base = {};
 
 async function connectCloseCycles(url, n, label) {
   const every = Math.max(1, Math.floor(n / POINTS));
   const start = performance.now();
   for (let i = 1; i <= n; i++) {
-    const client = connect(url);
+    const client = connect(url, base);
     try {
       await withLimit(client.opened, `cycle ${i}: open`);
       await withLimit(client.close(1000), `cycle ${i}: close`);
@@ -190,7 +196,7 @@ async function connectCloseCycles(url, n, label) {
 async function forcedReconnects(url, n, label) {
   const every = Math.max(1, Math.floor(n / POINTS));
   const start = performance.now();
-  const client = connect(url, { reconnect: { backoffMs: [BACKOFF], jitterPercent: 1 } });
+  const client = connect(url, { ...base, reconnect: { backoffMs: [BACKOFF], jitterPercent: 1 } });
   let opens = 0;
   let disconnects = 0;
   const causes = {};
@@ -232,10 +238,12 @@ function printSample(s) {
 
 // -------------------------------------------------------------------- main
 async function main() {
-  const { child, port: portPromise } = startServer();
+  const certs = TLS ? makeCerts() : null;
+  if (certs) base = { ca: fs.readFileSync(certs.ca, 'utf8') };
+  const { child, port: portPromise } = startServer(certs);
   try {
     const port = await withLimit(portPromise, 'server start');
-    const url = `ws://${HOST.includes(':') ? `[${HOST}]` : HOST}:${port}/`;
+    const url = `${TLS ? 'wss' : 'ws'}://${HOST.includes(':') ? `[${HOST}]` : HOST}:${port}/`;
     if (!JSON_OUT) {
       console.log(`soak: ${CONNECT} connect/close + ${RECONNECT} forced reconnects (backoff [${BACKOFF}] ms) against ${url}`);
       console.log(`node ${process.version}, pid ${process.pid}; figures after a full GC\n`);
@@ -258,7 +266,7 @@ async function main() {
     const server = await serverCounts(child);
 
     const report = {
-      config: { connect: CONNECT, reconnect: RECONNECT, backoffMs: BACKOFF, warmup: WARMUP, url, node: process.version },
+      config: { connect: CONNECT, reconnect: RECONNECT, backoffMs: BACKOFF, warmup: WARMUP, url, tls: TLS, node: process.version },
       samples,
       phases: {
         connectClose: { cycles: CONNECT, ms: connectMs, settle: settleConnect },
@@ -288,6 +296,7 @@ async function main() {
     }
   } finally {
     child.kill();
+    if (certs) fs.rmSync(certs.dir, { recursive: true, force: true });
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * Soak, short: bench/soak.js (the script `npm run soak` runs with 10,000 +
  * 10,000 cycles) in a child process with 500 connect/close cycles and 500
- * forced reconnects (the server destroys each connection; backoff [1] ms).
+ * forced reconnects (the server destroys each connection; backoff [1] ms),
+ * over ws:// and over wss:// (a throwaway CA; a TLS session per connection).
  * Figures are not asserted; resource bounds are:
  * - open file descriptors and threads return to the warm baseline once the
  *   sessions are closed (the script polls for that with a bounded deadline)
@@ -46,10 +47,24 @@ interface Report {
 
 afterEach(() => killAll());
 
-it(`${CYCLES} connect/close cycles and ${CYCLES} forced reconnects: fds and threads back at baseline, RSS growth under 32 MiB`, async () => {
+it.each([
+  ['ws', []],
+  ['wss', ['--tls']],
+])(`%s: ${CYCLES} connect/close cycles and ${CYCLES} forced reconnects: fds and threads back at baseline, RSS growth under 32 MiB`, async (_scheme, flags) => {
   const child = new ChildRun(
     process.execPath,
-    ['--expose-gc', join(ROOT, 'bench', 'soak.js'), '--connect', String(CYCLES), '--reconnect', String(CYCLES), '--warmup', String(WARMUP), '--json'],
+    [
+      '--expose-gc',
+      join(ROOT, 'bench', 'soak.js'),
+      ...flags,
+      '--connect',
+      String(CYCLES),
+      '--reconnect',
+      String(CYCLES),
+      '--warmup',
+      String(WARMUP),
+      '--json',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const result = await child.waitExit(50_000);
