@@ -23,6 +23,11 @@ flags=(
   -DLWS_WITH_CACHE_NSCOOKIEJAR=OFF -DLWS_WITH_CONMON=OFF
   -DLWS_WITH_OPENSSL=ON -DOPENSSL_USE_STATIC_LIBS=ON -DZLIB_USE_STATIC_LIBS=ON
   -DLWS_WITH_TLS_SESSIONS=OFF -DDISABLE_WERROR=ON
+  # Not for the thread pool (unused): without it lws formats every log line
+  # in one static buffer ("incompatible with multithreaded logging", says
+  # lws), and each environment (main thread, workers) has a service thread
+  # of its own that logs. ThreadSanitizer found it (scripts/test-tsan.sh).
+  -DLWS_WITH_THREADPOOL=ON
 )
 stamp="$prefix/.stamp"
 # Our change to lws's source (see patch-lws.py) is part of what was built.
