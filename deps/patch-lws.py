@@ -18,6 +18,13 @@ mask[mask_idx++ & 3], a struct member the compiler must store back every
 byte; the replacement XORs eight bytes at a time with the key laid out
 for the current index, and stores the index once. Same bytes out.
 
+3. A leak fix in the client's upgrade (client-ws.c). Extensions accepted by
+the server (permessage-deflate allocates ~300 bytes of state) are set up
+before the last checks of the 101 (the accept hash, the rest of the
+extension list). When one of those fails, the connection never becomes a
+websocket, so the websocket close path that frees that state never runs:
+every such failed attempt leaked it. The failure path now frees them.
+
 Usage: patch-lws.py <lws source dir>. Fails unless each anchor occurs
 exactly once; a second run on a patched tree changes nothing.
 """
@@ -80,6 +87,20 @@ MASK = "\t\t\t" + MASK_MARK + """
 \t\t\twsi->ws->mask_idx = (uint8_t)(idx + len);
 """
 
+EXT_MARK = "/* node-libwebsockets: free extensions of a failed upgrade */"
+EXT_ANCHOR = "bail2:\n\treturn 2;\n}\n"
+EXT = """bail2:
+#if !defined(LWS_WITHOUT_EXTENSIONS)
+\t""" + EXT_MARK + """
+\tif (wsi->ws) {
+\t\tlws_ext_cb_active(wsi, LWS_EXT_CB_DESTROY, NULL, 0);
+\t\twsi->ws->count_act_ext = 0;
+\t}
+#endif
+\treturn 2;
+}
+"""
+
 
 def patch(path, mark, anchor, replacement, what):
     text = path.read_text()
@@ -95,6 +116,7 @@ def main():
     ws = Path(sys.argv[1]) / "lib" / "roles" / "ws"
     patch(ws / "client-ws.c", MARK, ANCHOR, "\t\t" + BULK + "\n" + ANCHOR, "bulk payload path added")
     patch(ws / "ops-ws.c", MASK_MARK, MASK_LOOP, MASK, "masking loop replaced")
+    patch(ws / "client-ws.c", EXT_MARK, EXT_ANCHOR, EXT, "failed upgrades free their extensions")
 
 
 main()
