@@ -33,7 +33,7 @@ function envInt(name: string, fallback: number): number {
 }
 
 const SEED = envInt('FUZZ_SEED', 0x5eed_2026);
-const ITERATIONS = envInt('FUZZ_ITERATIONS', 400);
+const ITERATIONS = envInt('FUZZ_ITERATIONS', 1000);
 const FROM = envInt('FUZZ_FROM', 0);
 const CONCURRENCY = Math.max(1, envInt('FUZZ_CONCURRENCY', 16));
 /** A connection must have ended this long after it was started. */
@@ -166,10 +166,14 @@ describe('fuzzing the client with hostile servers', () => {
           if (!running) return; // the exit asked for at the end
           const { code, signal, crashText } = exitOutcome(result);
           const flying = [...inFlight.keys()];
+          const described = flying.map((i) => {
+            const c = cases.get(i);
+            return c ? describeCase(c) : `iteration ${i}`;
+          });
           fail(
-            `fuzz client exited (code ${code}, signal ${signal}${crashText ? `, "${crashText}"` : ''}) with iterations ${flying.join(', ')} in flight\n` +
-              flying.map((i) => { const c = cases.get(i); return c ? describeCase(c) : `iteration ${i}`; }).join('\n') +
-              `\n--- stderr (tail) ---\n${result.stderr.slice(-4000)}`,
+            `fuzz client exited (code ${code}, signal ${signal}${crashText ? `, "${crashText}"` : ''}) ` +
+              `with iterations ${flying.join(', ')} in flight\n${described.join('\n')}\n` +
+              `--- stderr (tail) ---\n${result.stderr.slice(-4000)}`,
           );
         });
 
