@@ -25,6 +25,13 @@ extension list). When one of those fails, the connection never becomes a
 websocket, so the websocket close path that frees that state never runs:
 every such failed attempt leaked it. The failure path now frees them.
 
+4. A bound in the client's upgrade (client-ws.c). lws keeps the accepted
+extensions in arrays of LWS_MAX_EXTENSIONS_ACTIVE entries (1 in this
+build) and did not check that bound: a 101 naming an extension twice
+("permessage-deflate, permessage-deflate") wrote the second one's state past
+those arrays, corrupting the heap (found by test/fuzz.test.ts). It now fails
+the upgrade instead.
+
 Usage: patch-lws.py <lws source dir>. Fails unless each anchor occurs
 exactly once; a second run on a patched tree changes nothing.
 """
@@ -101,6 +108,15 @@ EXT = """bail2:
 }
 """
 
+BOUND_MARK = "/* node-libwebsockets: at most LWS_MAX_EXTENSIONS_ACTIVE */"
+BOUND_ANCHOR = "\t\t\twsi->ws->active_extensions[wsi->ws->count_act_ext] = ext;\n"
+BOUND = "\t\t\t" + BOUND_MARK + """
+\t\t\tif (wsi->ws->count_act_ext >= LWS_MAX_EXTENSIONS_ACTIVE) {
+\t\t\t\t*cce = "HS: EXT: too many extensions";
+\t\t\t\tgoto bail2;
+\t\t\t}
+""" + BOUND_ANCHOR
+
 
 def patch(path, mark, anchor, replacement, what):
     text = path.read_text()
@@ -117,6 +133,7 @@ def main():
     patch(ws / "client-ws.c", MARK, ANCHOR, "\t\t" + BULK + "\n" + ANCHOR, "bulk payload path added")
     patch(ws / "ops-ws.c", MASK_MARK, MASK_LOOP, MASK, "masking loop replaced")
     patch(ws / "client-ws.c", EXT_MARK, EXT_ANCHOR, EXT, "failed upgrades free their extensions")
+    patch(ws / "client-ws.c", BOUND_MARK, BOUND_ANCHOR, BOUND, "accepted extensions bounded")
 
 
 main()

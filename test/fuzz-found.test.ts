@@ -141,6 +141,13 @@ describe('a 101 that accepts permessage-deflate and then fails a later check', (
   it('an unknown extension after permessage-deflate fails with ERR_HANDSHAKE', async () => {
     expect(await failedUpgrade({ 'Sec-WebSocket-Extensions': 'permessage-deflate, x-unknown' })).toBe('ERR_HANDSHAKE');
   });
+
+  // lws has room for one active extension and did not check: the second
+  // instance's state went past its arrays (heap corruption, a crash at
+  // close; deps/patch-lws.py, fix 4).
+  it('permessage-deflate accepted twice fails with ERR_HANDSHAKE instead of corrupting the heap', async () => {
+    expect(await failedUpgrade({ 'Sec-WebSocket-Extensions': 'permessage-deflate, permessage-deflate' })).toBe('ERR_HANDSHAKE');
+  });
 });
 
 describe('a second Close frame in the same segment', () => {

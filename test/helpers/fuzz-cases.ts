@@ -67,13 +67,14 @@ interface Head {
   headers: Array<[string, string]>;
 }
 
-function acceptHead(key: string, deflate: boolean): Head {
+/** `deflate`: the Sec-WebSocket-Extensions value of the answer, or null for none. */
+function acceptHead(key: string, deflate: string | null): Head {
   const headers: Array<[string, string]> = [
     ['Upgrade', 'websocket'],
     ['Connection', 'Upgrade'],
     ['Sec-WebSocket-Accept', computeAccept(key)],
   ];
-  if (deflate) headers.push(['Sec-WebSocket-Extensions', 'permessage-deflate']);
+  if (deflate !== null) headers.push(['Sec-WebSocket-Extensions', deflate]);
   return { status: 'HTTP/1.1 101 Switching Protocols', headers };
 }
 
@@ -100,7 +101,7 @@ const ABSURD_STATUS = [
 const REFUSALS = [200, 204, 301, 302, 400, 401, 403, 404, 426, 429, 500, 503];
 
 /** A broken handshake and the steps that describe it. */
-function brokenHandshake(rng: Prng, deflate: boolean): { bytes: (key: string) => Buffer; steps: string[] } {
+function brokenHandshake(rng: Prng, deflate: string | null): { bytes: (key: string) => Buffer; steps: string[] } {
   const kind = rng.weighted<string>([
     [3, 'truncated'],
     [2, 'header-flood'],
@@ -253,8 +254,8 @@ function randomMessage(rng: Prng, maxBytes: number): Message {
 }
 
 /** The frames of one valid message: maybe fragmented, maybe compressed, with control frames between fragments. */
-function validMessageFrames(rng: Prng, m: Message, deflate: boolean, steps: string[]): Buffer[] {
-  const compressed = deflate && rng.chance(0.6);
+function validMessageFrames(rng: Prng, m: Message, deflate: string | null, steps: string[]): Buffer[] {
+  const compressed = deflate !== null && rng.chance(0.6);
   const wire = compressed ? compress(m.data) : m.data;
   const parts: Buffer[] = [];
   const pieces = rng.chance(0.3) ? rng.range(2, 6) : 1;
@@ -416,6 +417,33 @@ function mutation(rng: Prng, maxPayload: number | undefined, steps: string[]): B
   }
 }
 
+// Parameters that leave any server-compressed message decodable.
+const SAFE_DEFLATE = [
+  'permessage-deflate',
+  'permessage-deflate; server_no_context_takeover',
+  'permessage-deflate; client_no_context_takeover',
+  'permessage-deflate; client_max_window_bits=15',
+  'permessage-deflate; server_max_window_bits=15',
+];
+const HOSTILE_DEFLATE = [
+  'permessage-deflate; server_max_window_bits=8',
+  'permessage-deflate; server_max_window_bits=7',
+  'permessage-deflate; server_max_window_bits=16',
+  'permessage-deflate; client_max_window_bits=99',
+  'permessage-deflate; server_max_window_bits=',
+  'permessage-deflate; client_max_window_bits',
+  'permessage-deflate; x_unknown_parameter=1',
+  'permessage-deflate; server_no_context_takeover; server_no_context_takeover',
+  'permessage-deflate, permessage-deflate',
+  'permessage-deflate;;;',
+  'PERMESSAGE-DEFLATE',
+];
+
+/** The Sec-WebSocket-Extensions value accepting the client's deflate offer. */
+function deflateAnswer(rng: Prng, decodable: boolean): string {
+  return decodable || rng.chance(0.6) ? rng.pick(SAFE_DEFLATE) : rng.pick(HOSTILE_DEFLATE);
+}
+
 // ---------------------------------------------------------------------------
 
 function clientOptions(rng: Prng, kind: FuzzCase['kind']): FuzzClientOptions {
@@ -439,7 +467,7 @@ export function fuzzCase(seed: number, iteration: number): FuzzCase {
     [3, 'handshake'],
   ]);
   const options = clientOptions(rng, kind);
-  const deflate = options.perMessageDeflate && rng.chance(0.6);
+  const deflate = options.perMessageDeflate && rng.chance(0.6) ? deflateAnswer(rng, kind === 'valid') : null;
   const chunkSeed = rng.u32();
   const steps: string[] = [];
 
@@ -449,7 +477,7 @@ export function fuzzCase(seed: number, iteration: number): FuzzCase {
     return { iteration, kind, steps: [...broken.steps, `then ${ending}`], options, bytes: broken.bytes, chunkSeed, ending };
   }
 
-  steps.push(`101${deflate ? ' with permessage-deflate' : ''}`);
+  steps.push(`101${deflate !== null ? ` with ${JSON.stringify(deflate)}` : ''}`);
   const body: Buffer[] = [];
   if (kind === 'valid') {
     const limit = Math.min(options.maxPayload ?? 256 * 1024, 256 * 1024);
@@ -495,10 +523,13 @@ export function fuzzCase(seed: number, iteration: number): FuzzCase {
   };
 }
 
-/** Cuts `bytes` into the writes the server makes (1 to 8 pieces, at random points). */
+/**
+ * Cuts `bytes` into the writes the server makes: 1 to 256 pieces at random
+ * points (a short stream in 256 pieces arrives nearly a byte at a time).
+ */
 export function chunkWrites(bytes: Buffer, chunkSeed: number): Buffer[] {
   const rng = new Prng(chunkSeed);
-  const pieces = rng.weighted<number>([[4, 1], [3, 2], [2, 4], [1, 8]]);
+  const pieces = rng.weighted<number>([[4, 1], [3, 2], [2, 4], [1, 8], [1, 64], [1, 256]]);
   const cuts = Array.from({ length: pieces - 1 }, () => rng.int(bytes.length + 1)).sort((a, b) => a - b);
   const out: Buffer[] = [];
   let offset = 0;
