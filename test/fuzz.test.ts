@@ -55,6 +55,7 @@ interface EndReport {
 
 interface Memory {
   rss: number;
+  heapTotal: number;
   heapUsed: number;
   external: number;
   arrayBuffers: number;
@@ -206,10 +207,10 @@ describe('fuzzing the client with hostile servers', () => {
         .sort((a, b) => b[1].count - a[1].count)
         .map(([k, { count, example }]) => `${count}× ${k} (#${example})`)
         .join(', ');
+      const mib = (key: keyof Memory): string => `${(base[key] / 2 ** 20).toFixed(1)} -> ${(last[key] / 2 ** 20).toFixed(1)}`;
       console.log(
-        `fuzz: seed ${SEED}, iterations ${FROM}..${end - 1} (${ITERATIONS}), ${seconds.toFixed(1)} s, ` +
-          `RSS ${(base.rss / 2 ** 20).toFixed(1)} -> ${(last.rss / 2 ** 20).toFixed(1)} MiB, ` +
-          `heap ${(base.heapUsed / 2 ** 20).toFixed(1)} -> ${(last.heapUsed / 2 ** 20).toFixed(1)} MiB\n` +
+        `fuzz: seed ${SEED}, iterations ${FROM}..${end - 1} (${ITERATIONS}), ${seconds.toFixed(1)} s; MiB after GC: ` +
+          `RSS ${mib('rss')}, V8 heap used ${mib('heapUsed')} of ${mib('heapTotal')}, external ${mib('external')}\n` +
           `outcomes (close code, error codes, first iteration): ${summary}`,
       );
       expect(growth, `RSS grew by ${(growth / 2 ** 20).toFixed(1)} MiB (seed ${SEED})`).toBeLessThan(MEMORY_BOUND);
