@@ -41,6 +41,8 @@ const CASE_DEADLINE_MS = 20_000;
 /** RSS growth allowed from the end of the warm-up to the end of the run. */
 const MEMORY_BOUND = 64 * 1024 * 1024;
 const WARMUP = Math.min(100, Math.floor(ITERATIONS / 4));
+/** Memory is also sampled (for the summary only) every this many iterations. */
+const SAMPLE_EVERY = Math.max(1000, Math.ceil(ITERATIONS / 10));
 
 interface EndReport {
   i: number;
@@ -108,6 +110,7 @@ describe('fuzzing the client with hostile servers', () => {
       const inFlight = new Map<number, number>(); // iteration -> start time
       const codes = new Map<string, { count: number; example: number }>(); // outcome -> count, first iteration
       const memory: Memory[] = [];
+      const samples: Array<{ done: number; rss: number }> = [];
       let next = FROM;
       let done = 0;
       let failure: string | undefined;
@@ -143,6 +146,10 @@ describe('fuzzing the client with hostile servers', () => {
         };
 
         createInterface({ input: child.proc.stdout! }).on('line', (line) => {
+          if (line.startsWith('sample ')) {
+            samples.push({ done, rss: (JSON.parse(line.slice(7)) as Memory).rss });
+            return;
+          }
           if (line.startsWith('memory ')) {
             memory.push(JSON.parse(line.slice(7)) as Memory);
             if (memory.length === 2) resolve();
@@ -160,6 +167,7 @@ describe('fuzzing the client with hostile servers', () => {
           const key = `${r.code} ${r.errors.map((e) => e.code).join('+') || '-'}`;
           const seen = codes.get(key);
           codes.set(key, { count: (seen?.count ?? 0) + 1, example: seen?.example ?? r.i });
+          if (done % SAMPLE_EVERY === 0 && done < ITERATIONS) child.send('sample');
           dispatch();
         });
 
@@ -211,6 +219,7 @@ describe('fuzzing the client with hostile servers', () => {
       console.log(
         `fuzz: seed ${SEED}, iterations ${FROM}..${end - 1} (${ITERATIONS}), ${seconds.toFixed(1)} s; MiB after GC: ` +
           `RSS ${mib('rss')}, V8 heap used ${mib('heapUsed')} of ${mib('heapTotal')}, external ${mib('external')}\n` +
+          `RSS (MiB) along the run, ${CONCURRENCY} connections in flight: ${samples.map((x) => `${x.done}: ${(x.rss / 2 ** 20).toFixed(1)}`).join(', ') || '-'}\n` +
           `outcomes (close code, error codes, first iteration): ${summary}`,
       );
       expect(growth, `RSS grew by ${(growth / 2 ** 20).toFixed(1)} MiB (seed ${SEED})`).toBeLessThan(MEMORY_BOUND);
