@@ -12,7 +12,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 out=$root/build-sanitize
-reports=$out/reports
 started=$(date +%s)
 
 flock /tmp/nlws-build.lock node scripts/build-native.js --sanitize
@@ -23,8 +22,10 @@ ubsan=$(g++ -print-file-name=libubsan.so)
 for lib in "$asan" "$ubsan"; do
   [[ -f $lib ]] || { echo "test-sanitize: $lib not found (gcc's sanitizer runtimes)" >&2; exit 2; }
 done
-rm -rf "$reports"
-mkdir -p "$reports"
+# One directory per run: runs at the same time (several people, one tree)
+# do not count or delete each other's reports.
+reports=$(mktemp -d "$out/reports.XXXXXX")
+results=$reports/test-results.json
 
 export NLWS_ADDON_PATH=$out/Release/node_libwebsockets.node
 export LD_PRELOAD=$asan:$ubsan
@@ -46,14 +47,14 @@ export LSAN_OPTIONS=suppressions=$root/test/sanitizers/lsan.supp:print_suppressi
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1:log_exe_name=1:log_path=$reports/ubsan
 
 set +e
-npx vitest run --reporter=default --reporter=json --outputFile.json="$out/test-results.json" "$@"
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@"
 status=$?
 set -e
 unset LD_PRELOAD ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS NLWS_ADDON_PATH
 
 # Only node runs our addon: reports from the other programs are listed, not counted.
 found=$(find "$reports" -type f -name '*.node.*' | sort)
-others=$(find "$reports" -type f ! -name '*.node.*' | sort)
+others=$(find "$reports" -type f ! -name '*.node.*' ! -name test-results.json | sort)
 for f in $others; do
   echo "test-sanitize: not counted (not a node process): $f: $(grep -m1 SUMMARY "$f" || true)" >&2
 done
@@ -69,5 +70,10 @@ node -e '
 const r = require(process.argv[1]);
 console.log(`test-sanitize: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped, in ${process.argv[2]} s; ${process.argv[3]} sanitizer report(s)`);
 if (r.numFailedTests > 0 || r.numPassedTests === 0) process.exitCode = 1;
-' "$out/test-results.json" "$(( $(date +%s) - started ))" "$(printf '%s' "$found" | grep -c . || true)" || status=1
+' "$results" "$(( $(date +%s) - started ))" "$(printf '%s' "$found" | grep -c . || true)" || status=1
+if [[ $status -eq 0 ]]; then
+  rm -rf "$reports"
+else
+  echo "test-sanitize: reports and results kept in $reports"
+fi
 exit "$status"
