@@ -21,9 +21,10 @@ for the current index, and stores the index once. Same bytes out.
 3. A leak fix in the client's upgrade (client-ws.c). Extensions accepted by
 the server (permessage-deflate allocates ~300 bytes of state) are set up
 before the last checks of the 101 (the accept hash, the rest of the
-extension list). When one of those fails, the connection never becomes a
-websocket, so the websocket close path that frees that state never runs:
-every such failed attempt leaked it. The failure path now frees them.
+extension list, the extension's own parameters). When one of those fails,
+the connection never becomes a websocket, so the websocket close path that
+frees that state never runs: every such failed attempt leaked it. The
+failure path now frees them, the one being set up included.
 
 4. A bound in the client's upgrade (client-ws.c). lws keeps the accepted
 extensions in arrays of LWS_MAX_EXTENSIONS_ACTIVE entries (1 in this
@@ -100,6 +101,10 @@ EXT = """bail2:
 #if !defined(LWS_WITHOUT_EXTENSIONS)
 \t""" + EXT_MARK + """
 \tif (wsi->ws) {
+\t\t/* the one being set up when a check failed too */
+\t\tif (wsi->ws->count_act_ext < LWS_MAX_EXTENSIONS_ACTIVE &&
+\t\t    wsi->ws->act_ext_user[wsi->ws->count_act_ext])
+\t\t\twsi->ws->count_act_ext++;
 \t\tlws_ext_cb_active(wsi, LWS_EXT_CB_DESTROY, NULL, 0);
 \t\twsi->ws->count_act_ext = 0;
 \t}

@@ -138,6 +138,10 @@ describe('a 101 that accepts permessage-deflate and then fails a later check', (
     expect(await failedUpgrade({ 'Sec-WebSocket-Accept': 'dGhlIHNhbXBsZSBub25jZQ==' })).toBe('ERR_HANDSHAKE');
   });
 
+  it('permessage-deflate with a window size out of range fails with ERR_HANDSHAKE', async () => {
+    expect(await failedUpgrade({ 'Sec-WebSocket-Extensions': 'permessage-deflate; server_max_window_bits=7' })).toBe('ERR_HANDSHAKE');
+  });
+
   it('an unknown extension after permessage-deflate fails with ERR_HANDSHAKE', async () => {
     expect(await failedUpgrade({ 'Sec-WebSocket-Extensions': 'permessage-deflate, x-unknown' })).toBe('ERR_HANDSHAKE');
   });
