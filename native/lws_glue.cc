@@ -607,13 +607,14 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
       break;
   }
   Connection* c = ConnOf(wsi);
-  if (!c) {
+  if (!c || c->killed) {
     // An attempt the session gave up on (Session::Abandon: close() or
     // terminate() during a rotation or a connect) is detached from its wsi
     // and asked to die, but lws replaces that timeout with its own as the
     // connection progresses: fail every further step, or it completes the
     // handshake and stays open with no owner (found by the fast-check
     // properties: close() while rotating left the server a live socket).
+    // A killed attempt likewise takes no further step.
     switch (reason) {
       case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
       case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
@@ -623,19 +624,7 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
       case LWS_CALLBACK_CLIENT_WRITEABLE:
         return -1;
       default:
-        return 0;
-    }
-  }
-  if (c->killed) {
-    switch (reason) {
-      case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-      case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
-      case LWS_CALLBACK_CLIENT_ESTABLISHED:
-      case LWS_CALLBACK_CLIENT_RECEIVE:
-      case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-      case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return -1;
-      default:
+        if (!c) return 0;
         break;
     }
   }
