@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Two speed-ups to lws 4.3.5's client data path, applied at build time.
+"""Changes to lws 4.3.5's client, applied at build time: two speed-ups of the
+data path and three fixes.
 
 1. A bulk-payload path in the client frame parser (client-ws.c).
 
@@ -32,6 +33,16 @@ build) and did not check that bound: a 101 naming an extension twice
 ("permessage-deflate, permessage-deflate") wrote the second one's state past
 those arrays, corrupting the heap (found by test/fuzz.test.ts). It now fails
 the upgrade instead.
+
+5. TLS with a paused reader (ops-ws.c). After a read, lws loops while
+OpenSSL still holds decrypted bytes, up to 100 times, then closes the
+connection as "spinning". When the connection was paused for flow control
+inside that loop (our receive high-water mark), each turn only re-queued
+lws's own buffered copy of the input, so a TLS connection whose JS side
+fell behind was dropped with 1006 (seen in the benchmark: 16 B and 128 B
+over TLS). The loop now stops when the connection is paused; the bytes stay
+in OpenSSL, and lws reads them once reading resumes (its "pending TLS"
+list fakes POLLIN for it then).
 
 Usage: patch-lws.py <lws source dir>. Fails unless each anchor occurs
 exactly once; a second run on a patched tree changes nothing.
@@ -123,6 +134,14 @@ BOUND = "\t\t\t" + BOUND_MARK + """
 """ + BOUND_ANCHOR
 
 
+PAUSE_MARK = "/* node-libwebsockets: paused, stop reading */"
+PAUSE_ANCHOR = "\t\tif (--sanity) {\n"
+PAUSE = "\t\t" + PAUSE_MARK + """
+\t\tif (lws_is_flowcontrolled(wsi))
+\t\t\treturn LWS_HPI_RET_HANDLED;
+""" + PAUSE_ANCHOR
+
+
 def patch(path, mark, anchor, replacement, what):
     text = path.read_text()
     if mark in text:
@@ -139,6 +158,7 @@ def main():
     patch(ws / "ops-ws.c", MASK_MARK, MASK_LOOP, MASK, "masking loop replaced")
     patch(ws / "client-ws.c", EXT_MARK, EXT_ANCHOR, EXT, "failed upgrades free their extensions")
     patch(ws / "client-ws.c", BOUND_MARK, BOUND_ANCHOR, BOUND, "accepted extensions bounded")
+    patch(ws / "ops-ws.c", PAUSE_MARK, PAUSE_ANCHOR, PAUSE, "paused TLS reads stop")
 
 
 main()

@@ -2,6 +2,8 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { connectOnce } from './lib';
+import { makeCerts } from './helpers/certs';
+import { startWsServer } from './helpers/ws-server';
 import { once, withTimeout } from './helpers/wait';
 
 const T = 20_000;
@@ -73,6 +75,54 @@ describe('receive back-pressure', () => {
     } finally {
       worker.postMessage({ cmd: 'stop' });
       await once(worker, 'exit', T).catch(() => worker.terminate());
+    }
+  });
+
+  it('over TLS, pausing for a slow listener many times loses neither the connection nor a message', async () => {
+    // lws used to drop a paused TLS connection (1006) when OpenSSL still held
+    // decrypted bytes: its read loop spun on its own buffered copy and gave
+    // up after 100 turns (deps/patch-lws.py, fix 5). A small high-water mark
+    // and a listener that sometimes stalls pause the connection thousands of
+    // times while the server streams small frames in 16 KiB TLS records.
+    const certs = makeCerts();
+    const server = await startWsServer({ tls: { key: certs.valid.key, cert: certs.valid.cert }, defaultTimeoutMs: T });
+    try {
+      const count = 400_000;
+      const frame = Buffer.concat([Buffer.from([0x82, 16]), Buffer.alloc(16, 7)]);
+      const burst = Buffer.concat(Array<Buffer>(4096).fill(frame));
+      const c = connectOnce(`${server.url}/`, {
+        ca: certs.ca.cert,
+        receiveHighWaterMark: 4 * 1024,
+        perMessageDeflate: false,
+      });
+      const conn = await server.nextConnection(T);
+      await withTimeout(c.opened, T, 'open');
+      let received = 0;
+      let closed: number | undefined;
+      c.on('close', (code) => {
+        closed = code;
+      });
+      const all = new Promise<void>((resolve) =>
+        c.on('message', () => {
+          // Stall now and then, so the service thread runs ahead and pauses.
+          if (++received % 5000 === 0) busy(2);
+          if (received === count) resolve();
+        }),
+      );
+      // Pre-framed writes straight to the TLS socket: no per-message cost at
+      // the server, so the client is always the slower side.
+      const socket = (conn.ws as unknown as { _socket: import('node:net').Socket })._socket;
+      for (let sent = 0; sent < count; sent += 4096) {
+        if (!socket.write(sent + 4096 <= count ? burst : burst.subarray(0, (count - sent) * frame.length))) {
+          await once(socket, 'drain', T);
+        }
+      }
+      await withTimeout(all, T, `all ${count} messages (got ${received}, close ${closed})`);
+      expect(closed).toBeUndefined();
+      expect(received).toBe(count);
+      c.terminate();
+    } finally {
+      await server.close();
     }
   });
 });
