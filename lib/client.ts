@@ -9,6 +9,7 @@ import { WebSocketError, typeError } from './errors';
 import { EventType, native, type EventSink } from './native';
 import type { ConnectOptions, OpenSession, ReconnectInfo, ResolvedOptions } from './options';
 import type { OverflowPolicy } from './policy';
+import { redirectOptions, type RedirectRequest } from './redirect';
 import { StatsRecorder, toPrometheus, type Stats } from './stats';
 
 export type Message = { data: string | Buffer; isBinary: boolean };
@@ -49,6 +50,16 @@ export interface GiveUpInfo {
   code: number;
   status?: number;
 }
+export interface RedirectInfo {
+  /** The URL that answered with the redirect. */
+  from: string;
+  /** Where the next hop goes. */
+  to: string;
+  /** 301, 302, 303, 307 or 308. */
+  status: number;
+  /** Whether `to` is another origin: the hop carries none of the user's headers. */
+  crossOrigin: boolean;
+}
 export interface DropInfo {
   data: Buffer | string;
   isBinary: boolean;
@@ -70,6 +81,7 @@ export interface WebSocketClientEvents {
   stall: [info: { idleMs: number }];
   rotate: [info: { phase: RotatePhase }];
   drop: [info: DropInfo];
+  redirect: [info: RedirectInfo];
 }
 
 export const CONNECTING = 0;
@@ -81,6 +93,11 @@ export type ReadyState = 0 | 1 | 2 | 3;
 const STATES: SessionState[] = ['connecting', 'open', 'reconnecting', 'closing', 'closed'];
 const READY: Record<SessionState, ReadyState> = { connecting: 0, open: 1, reconnecting: 0, closing: 2, closed: 3 };
 const DROP_REASONS: DropInfo['reason'][] = ['overflow', 'expired', 'closed'];
+// Options of the latest attempts configured here (url/headers functions,
+// redirect hops), by attempt: a redirect starts from the redirected
+// attempt's, and errors name its URL. Only one attempt is in its opening
+// handshake at a time, so a few suffice.
+const ATTEMPTS_KEPT = 8;
 
 interface OpenPayload {
   protocol: string;
@@ -173,6 +190,7 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
   #dedupe: { active: boolean; trailing: boolean; keys: Set<unknown> } | undefined;
   readonly #options: ResolvedOptions;
   readonly #setup: SessionSetup;
+  readonly #attempts = new Map<number, { options: ResolvedOptions; refused?: WebSocketError }>();
 
   /** @internal use connect() */
   constructor(setup: SessionSetup) {
@@ -386,11 +404,21 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
     return JSON.parse(chunk.toString('utf8', offset, offset + length)) as T;
   }
 
-  #error(info: ErrorPayload): WebSocketError {
-    const details: { url: string; status?: number; headers?: Record<string, string> } = { url: this.url };
+  #error(info: ErrorPayload, attempt: number): WebSocketError {
+    const known = this.#attempts.get(attempt);
+    // A redirect refused here: the error built then, with its cause.
+    if (known?.refused && known.refused.code === info.code) return known.refused;
+    // The URL of the attempt that failed (a redirect's target on a hop).
+    const url = known ? known.options.url.href : this.url;
+    const details: { url: string; status?: number; headers?: Record<string, string> } = { url };
     if (info.status !== undefined) details.status = info.status;
     if (info.headers !== undefined) details.headers = info.headers;
-    return new WebSocketError(info.code, `${info.message} (${this.url})`, details);
+    return new WebSocketError(info.code, `${info.message} (${url})`, details);
+  }
+
+  #remember(attempt: number, entry: { options: ResolvedOptions; refused?: WebSocketError }): void {
+    this.#attempts.set(attempt, entry);
+    if (this.#attempts.size > ATTEMPTS_KEPT) this.#attempts.delete(this.#attempts.keys().next().value as number);
   }
 
   #deliver(data: string | Buffer, isBinary: boolean, bytes: number): void {
@@ -448,7 +476,7 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
         else this.emit('pong', Buffer.from(chunk.subarray(offset, offset + length)));
         return;
       case EventType.Error: {
-        const err = this.#error(this.#json<ErrorPayload>(chunk, offset, length));
+        const err = this.#error(this.#json<ErrorPayload>(chunk, offset, length), value);
         this.#lastError = err;
         // Unlike ws, an 'error' without listeners does not throw: failures
         // of long-lived connections are expected, and the session goes on.
@@ -510,7 +538,8 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
         return;
       }
       case EventType.NeedConfig:
-        this.#configure(value);
+        if (length > 0) this.#redirect(value, this.#json<RedirectRequest>(chunk, offset, length));
+        else this.#configure(value);
         return;
       case EventType.Decide:
         this.#decide(this.#json<ReconnectInfo>(chunk, offset, length));
@@ -566,10 +595,42 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
     withTimeout(configure(), this.#setup.configTimeoutMs, 'the url/headers functions').then(
       (resolved) => {
         this.url = resolved.url.href;
+        this.#remember(attempt, { options: resolved });
         native.config(this.#id, attempt, { ...resolved.native }, resolved.trust, '');
       },
       (e: unknown) => native.config(this.#id, attempt, null, undefined, messageOf(e)),
     );
+  }
+
+  /**
+   * The next hop of a redirect (lib/redirect.ts decides what it carries),
+   * or the error that refuses it. Not the url/headers functions: they run
+   * once per fresh attempt; a reconnect starts over from the session's URL.
+   */
+  #redirect(attempt: number, req: RedirectRequest): void {
+    const prev = this.#attempts.get(req.from)?.options ?? (this.#setup.configure ? undefined : this.#setup.initial);
+    if (!prev) {
+      native.config(this.#id, attempt, null, undefined, `no options known for attempt ${req.from}`, 'ERR_CONFIG');
+      return;
+    }
+    let next: ResolvedOptions;
+    try {
+      next = redirectOptions(prev, req, this.#setup.user, this.#options.maxRedirects);
+    } catch (e) {
+      const refused = e instanceof WebSocketError ? e : new WebSocketError('ERR_INVALID_REDIRECT', messageOf(e), { url: prev.url.href, cause: e });
+      this.#remember(attempt, { options: prev, refused });
+      native.config(this.#id, attempt, null, undefined, refused.message, refused.code);
+      return;
+    }
+    this.#remember(attempt, { options: next });
+    const crossOrigin = next.url.origin !== prev.url.origin;
+    const from = new URL(prev.url.href);
+    from.username = '';
+    from.password = '';
+    const info: RedirectInfo = { from: from.href, to: next.url.href, status: req.status, crossOrigin };
+    this.#stats.record(Date.now(), 'redirect', { ...info });
+    native.config(this.#id, attempt, { ...next.native }, next.trust, '');
+    this.emit('redirect', info);
   }
 
   #decide(info: ReconnectInfo): void {

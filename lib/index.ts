@@ -81,7 +81,7 @@ export const lwsVersion: string = native.lwsVersion;
 export { WebSocketClient, CONNECTING, OPEN, CLOSING, CLOSED } from './client';
 export type {
   Message, SendData, ReadyState, WebSocketClientEvents, SessionState, OpenInfo, DisconnectInfo,
-  ReconnectingInfo, GiveUpInfo, DropInfo, RotatePhase,
+  ReconnectingInfo, GiveUpInfo, DropInfo, RedirectInfo, RotatePhase,
 } from './client';
 export type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, Dynamic, HeadersInput } from './options';
 export type { HeartbeatOptions, ReconnectOptions, QueueOptions, OverflowPolicy, LwsRetryPolicy } from './policy';

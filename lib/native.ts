@@ -15,7 +15,7 @@ interface NativeBinding {
   setRef(ref: boolean): void;
   setLogLevel(mask: number): void;
   shutdown(): void;
-  config(id: number, attempt: number, options: NativeConnectOptions | null, error: string): void;
+  config(id: number, attempt: number, options: NativeConnectOptions | null, error: string, errorCode?: string): void;
   decision(id: number, retry: boolean, delayMs: number): void;
   onOpenDone(id: number, attempt: number, error: string): void;
   sendPriority(id: number, attempt: number, data: string | Uint8Array, binary: boolean): void;
@@ -161,9 +161,9 @@ export const native = {
     sinks.set(id, sink);
     return id;
   },
-  /** The url/headers of one attempt (or why they could not be had). */
-  config(id: number, attempt: number, options: NativeConnectOptions | null, trust: TrustStore | undefined, error: string): void {
-    binding.config(id, attempt, options ? withTrust(options, trust) : null, error);
+  /** The url/headers of one attempt or a redirect's hop (or why they could not be had, with the error's code). */
+  config(id: number, attempt: number, options: NativeConnectOptions | null, trust: TrustStore | undefined, error: string, errorCode = ''): void {
+    binding.config(id, attempt, options ? withTrust(options, trust) : null, error, errorCode);
   },
   decision(id: number, retry: boolean, delayMs: number): void {
     binding.decision(id, retry, delayMs);

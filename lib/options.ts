@@ -69,8 +69,10 @@ export interface ConnectOptions {
   protocols?: string | readonly string[];
   /** `Origin` header value. */
   origin?: string;
-  /** Follow 3xx answers to the upgrade request. Default false. */
+  /** Follow 301, 302, 303, 307 and 308 answers to the upgrade request, each hop a fresh connection. Default false. */
   followRedirects?: boolean;
+  /** Redirects followed in a row before failing with ERR_TOO_MANY_REDIRECTS. Default 10. */
+  maxRedirects?: number;
   /** Offer permessage-deflate. Default true. */
   perMessageDeflate?: boolean;
   /** Largest message accepted, in bytes; larger ones close with 1009. Default 100 MiB. */
@@ -158,6 +160,7 @@ export interface ResolvedOptions {
   textAsBuffer: boolean;
   highWaterMark: number;
   lowWaterMark: number;
+  maxRedirects: number;
   logger?: (level: LogLevel, line: string) => void;
 }
 
@@ -168,7 +171,7 @@ const RESERVED_HEADERS = new Set([
   'sec-websocket-extensions', 'sec-websocket-protocol', 'content-length', 'transfer-encoding',
 ]);
 const KNOWN = new Set<string>([
-  'headers', 'protocols', 'origin', 'followRedirects', 'perMessageDeflate', 'maxPayload',
+  'headers', 'protocols', 'origin', 'followRedirects', 'maxRedirects', 'perMessageDeflate', 'maxPayload',
   'textAsBuffer', 'handshakeTimeout', 'closeTimeout', 'highWaterMark', 'lowWaterMark',
   'receiveHighWaterMark', 'fragmentSize', 'ca', 'cert', 'key', 'passphrase', 'servername',
   'rejectUnauthorized', 'allowSelfSigned', 'allowUnknownCA', 'allowInvalidDates', 'allowHostMismatch', 'proxy', 'proxyFromEnv', 'logger',
@@ -185,6 +188,8 @@ const MAX_SAFE_BYTES = 2 ** 53 - 1;
 const MAX_TARGET_BYTES = 8192;
 const MAX_HOST_CHARS = 253;
 const MAX_FIELD_BYTES = 2048;
+// More hops than any real deployment makes; each is a full connection.
+const MAX_REDIRECTS = 1000;
 
 function bounded(v: string, name: string): string {
   const n = Buffer.byteLength(v);
@@ -419,6 +424,7 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
     textAsBuffer: bool(o.textAsBuffer, 'textAsBuffer', false),
     highWaterMark,
     lowWaterMark,
+    maxRedirects: int(o.maxRedirects, 'maxRedirects', 10, 0, MAX_REDIRECTS),
   };
   if (trust) result.trust = trust;
   if (logger) result.logger = logger as (level: LogLevel, line: string) => void;

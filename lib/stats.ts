@@ -16,7 +16,7 @@ export interface DisconnectRecord {
 
 export interface LogEntry {
   at: number;
-  event: 'open' | 'disconnect' | 'reconnecting' | 'giveup' | 'stall' | 'rotate' | 'close' | 'drop';
+  event: 'open' | 'disconnect' | 'reconnecting' | 'giveup' | 'stall' | 'rotate' | 'close' | 'drop' | 'redirect';
   detail: Record<string, unknown>;
 }
 

@@ -46,6 +46,7 @@ struct Command {
   uint64_t bytes = 0;
   uint32_t generation = 0;  // the attempt a command is about
   std::string text;  // close reason, ping payload, resolved address or error
+  std::string errorCode;  // kConfig: the code of `text`'s error (empty: ERR_CONFIG)
   std::unique_ptr<ConnectOptions> options;
   std::unique_ptr<OutMessage> message;
 };

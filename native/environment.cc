@@ -18,8 +18,8 @@ namespace nlws {
 namespace {
 
 struct Args {
-  napi_value argv[4] = {};
-  size_t argc = 4;
+  napi_value argv[5] = {};
+  size_t argc = 5;
   Environment* self = nullptr;
 };
 
@@ -396,8 +396,9 @@ napi_value Environment::Connect(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// config(id, attempt, options | null, error): the url/headers functions'
-// result for one attempt.
+// config(id, attempt, options | null, error, errorCode?): the url/headers
+// functions' result for one attempt, or a redirect's target; errorCode names
+// why the façade refused a redirect (default ERR_CONFIG).
 napi_value Environment::Config(napi_env env, napi_callback_info info) {
   Args a;
   Environment* self;
@@ -408,6 +409,7 @@ napi_value Environment::Config(napi_env env, napi_callback_info info) {
   c.generation = Id(env, a.argv[1]);
   if (TypeOf(env, a.argv[2]) == napi_object) c.options = ParseConnectOptions(env, a.argv[2]);
   String(env, a.argv[3], &c.text);
+  String(env, a.argv[4], &c.errorCode);
   self->service_.Post(std::move(c));
   return Undefined(env);
 }

@@ -52,6 +52,7 @@ void End(Connection& c, Cause cause, int code, const std::string& reason) {
   end.errorJson = std::move(c.errorJson);
   end.status = c.httpStatus;
   end.retryAfter = c.retryAfter;
+  end.location = std::move(c.location);
   c.session.AttemptEnded(c, std::move(end));
 }
 
@@ -247,6 +248,11 @@ const char* TlsErrorCode(int x509) {
 }
 
 
+// The statuses fetch follows (RFC 9110 15.4); 300, 304 and 305 are no redirects.
+bool IsRedirectStatus(unsigned int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
 // Turns lws's connection-error text into a code users can branch on.
 void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws* wsi) {
   std::string msg = in ? std::string(in, len) : std::string("connection failed");
@@ -305,6 +311,10 @@ void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws*
     c.cause = Cause::kHttp;
     c.httpStatus = static_cast<int>(status);
     if (wsi) c.retryAfter = CopyToken(wsi, WSI_TOKEN_HTTP_RETRY_AFTER);
+    // A redirect the session follows as a new attempt (Session::FollowRedirect);
+    // the error stands if it does not.
+    if (wsi && c.opts->followRedirects && IsRedirectStatus(status))
+      c.location = CopyToken(wsi, WSI_TOKEN_HTTP_LOCATION);
     return;
   }
   const char* code = "ECONNRESET";
@@ -387,7 +397,12 @@ void StartLwsConnect(Connection& c) {
     if (all || t.allowInvalidDates) flags |= LCCSCF_ALLOW_EXPIRED;
     if (all || t.allowHostMismatch) flags |= LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
   }
-  if (!o.followRedirects) flags |= LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
+  // lws never follows a redirect itself: its redirect (lws_client_reset)
+  // reuses the wsi for the new target and, when that fails (unresolvable
+  // host, a Location it cannot parse), frees it without a callback while
+  // this attempt still points at it, and keeps the first hop's headers and
+  // TLS settings. The session follows redirects as fresh attempts instead.
+  flags |= LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
   i.ssl_connection = flags;
   c.phase = Connection::Phase::kConnecting;
   if (!lws_client_connect_via_info(&i)) {

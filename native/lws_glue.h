@@ -79,6 +79,11 @@ struct Connection {
   Cause cause = Cause::kNetwork;
   int httpStatus = 0;
   std::string retryAfter;
+  std::string location;         // a redirect to follow (followRedirects), or empty
+  // Redirects: this attempt is hop `hop` of a chain started by a fresh
+  // attempt (0); `redirectStatus` is the 3xx that led here.
+  uint16_t hop = 0;
+  int redirectStatus = 0;
   int tlsVerifyError = 0;       // first OpenSSL X509_V_ERR seen, if any
   int tlsAlert = -1;            // first fatal TLS alert the server sent, if any
   bool contextGone = false;

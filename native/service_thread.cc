@@ -229,7 +229,7 @@ void ServiceThread::Handle(Command& cmd) {
         if (!cmd.options->tls.caDer.empty()) trustStores_[cmd.options->tls.caKey] = std::move(cmd.options->tls.caDer);
         fresh = std::shared_ptr<ConnectOptions>(std::move(cmd.options));
       }
-      s->Config(cmd.generation, std::move(fresh), cmd.text);
+      s->Config(cmd.generation, std::move(fresh), cmd.text, cmd.errorCode);
       break;
     }
     case CommandType::kDecision:

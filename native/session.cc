@@ -128,17 +128,55 @@ void Session::StartAttempt(bool rotation) {
   ConnectionStart(ref);
 }
 
-void Session::Config(uint32_t generation, std::shared_ptr<ConnectOptions> fresh, const std::string& error) {
+void Session::Config(uint32_t generation, std::shared_ptr<ConnectOptions> fresh, const std::string& error,
+                     const std::string& errorCode) {
   Connection* c = Attempt(generation);
   if (!c || c->phase != Connection::Phase::kConfiguring) return;
   if (!error.empty() || !fresh) {
-    ConnectionFailEarly(*c, Cause::kConfig, "ERR_CONFIG", error.empty() ? "no configuration" : error);
+    std::string message = error.empty() ? "no configuration" : error;
+    if (c->hop > 0) {
+      // A redirect the façade refused: ends as the 3xx it answers would
+      // without followRedirects (the policy does not retry those).
+      c->httpStatus = c->redirectStatus;
+      ConnectionFailEarly(*c, Cause::kHttp, errorCode.empty() ? "ERR_INVALID_REDIRECT" : errorCode.c_str(),
+                          message);
+      return;
+    }
+    ConnectionFailEarly(*c, Cause::kConfig, errorCode.empty() ? "ERR_CONFIG" : errorCode.c_str(), message);
     return;
   }
   fresh->policy = opts->policy;
-  opts = std::move(fresh);
-  c->opts = opts;
+  if (c->hop == 0) {
+    opts = std::move(fresh);
+    c->opts = opts;
+  } else {
+    // A redirect's target is this attempt's only: the next fresh attempt
+    // (a reconnect) starts from the session's URL again.
+    c->opts = std::move(fresh);
+  }
   ConnectionStart(*c);
+}
+
+// The attempt `from` was answered with a redirect to follow: the next hop
+// is a fresh attempt in its place (never lws's own redirect, see
+// StartLwsConnect), configured by the façade, which validates the Location
+// with connect()'s URL rules, decides what crosses to another origin and
+// bounds the hops (lib/redirect.ts).
+void Session::FollowRedirect(const Connection& from, const AttemptEnd& end, bool rotation) {
+  uint32_t gen = ++generation_;
+  auto c = std::make_unique<Connection>(*this, gen, from.opts);
+  c->hop = static_cast<uint16_t>(from.hop < UINT16_MAX ? from.hop + 1 : from.hop);
+  c->redirectStatus = end.status;
+  if (rotation) {
+    replacement_ = std::move(c);
+  } else {
+    current_ = std::move(c);
+  }
+  std::string j = "{\"location\":";
+  AppendJsonString(j, end.location);
+  j += ",\"status\":" + std::to_string(end.status) + ",\"from\":" + std::to_string(from.generation) +
+       ",\"hop\":" + std::to_string(from.hop + 1) + "}";
+  Emit(EventType::kNeedConfig, gen, j);
 }
 
 void Session::Resolved(uint32_t generation, const std::string& address, const std::string& error) {
@@ -417,7 +455,14 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
   bool wasCurrent = &c == current_.get();
   bool wasReplacement = &c == replacement_.get();
   uint32_t gen = c.generation;
-  Bury(Take(c));
+  std::unique_ptr<Connection> ended = Take(c);
+  if (!end.location.empty() && (wasCurrent || wasReplacement) && !userClosing_ &&
+      state_ != SessionState::kClosed) {
+    FollowRedirect(c, end, wasReplacement);
+    Bury(std::move(ended));
+    return;
+  }
+  Bury(std::move(ended));
   if (state_ == SessionState::kClosed) return;
   double now = WallMs();
   if (wasReplacement) {

@@ -32,6 +32,7 @@ struct AttemptEnd {
   std::string errorJson;    // error event payload, or empty
   int status = 0;           // HTTP status of a refused upgrade
   std::string retryAfter;   // its Retry-After header
+  std::string location;     // a redirect to follow: its Location header
 };
 
 class Session;
@@ -56,7 +57,10 @@ class Session {
   void Ping(const std::string& payload);
   void Ack(uint64_t bytes);
   void Resolved(uint32_t generation, const std::string& address, const std::string& error);
-  void Config(uint32_t generation, std::shared_ptr<ConnectOptions> fresh, const std::string& error);
+  // `errorCode`: the error's code when JS refused the attempt (a redirect
+  // it would not follow); empty means ERR_CONFIG.
+  void Config(uint32_t generation, std::shared_ptr<ConnectOptions> fresh, const std::string& error,
+              const std::string& errorCode);
   void Decide(bool retry, int64_t delayMs);  // shouldReconnect's answer
   void OnOpenDone(uint32_t generation, const std::string& error);
   // The context is about to be destroyed: detach without callbacks.
@@ -90,6 +94,7 @@ class Session {
 
   void SetState(SessionState s);
   void StartAttempt(bool rotation);
+  void FollowRedirect(const Connection& from, const AttemptEnd& end, bool rotation);
   void LaunchAttempt(Connection& c);
   void Emit(EventType type, double value, const std::string& json);
   void EmitDrop(std::unique_ptr<OutMessage> m, const char* why);

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { FrameReader, type DecodedFrame } from './frames.js';
 import { AsyncQueue } from './queue.js';
 import { withTimeout } from './wait.js';
@@ -78,12 +79,14 @@ export interface RawServerOptions {
   host?: string;
   /** Default timeout for nextFrame / waitClosed / nextConnection (ms, default 5000). */
   defaultTimeoutMs?: number;
+  /** Serve TLS (wss://) with these options; each connection's socket is then a TLSSocket. */
+  tls?: TlsOptions;
 }
 
 export interface RawServer {
   readonly port: number;
   readonly host: string;
-  /** ws://127.0.0.1:port or ws://[::1]:port */
+  /** ws://127.0.0.1:port or ws://[::1]:port (wss:// with `tls`) */
   readonly url: string;
   /** TCP connections accepted so far. */
   readonly connections: number;
@@ -156,7 +159,7 @@ export async function startRawServer(
   const pending = new AsyncQueue<RawConnection>('raw server connection');
   let accepted = 0;
 
-  const server = createServer((socket) => {
+  const onSocket = (socket: Socket): void => {
     const index = accepted++;
     sockets.add(socket);
     socket.on('error', () => {
@@ -164,7 +167,19 @@ export async function startRawServer(
     });
     socket.on('close', () => sockets.delete(socket));
     readHead(socket, index);
-  });
+  };
+  const server: Server = options.tls ? createTlsServer(options.tls, onSocket) : createServer(onSocket);
+  // TCP connections of a TLS server, handshake or not: close() ends them all.
+  const tcp = new Set<Socket>();
+  if (options.tls) {
+    // A TLS handshake the client refuses is its business, not a server error.
+    server.on('tlsClientError', () => undefined);
+    server.on('connection', (socket: Socket) => {
+      tcp.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => tcp.delete(socket));
+    });
+  }
 
   function readHead(socket: Socket, index: number): void {
     let head = Buffer.alloc(0);
@@ -292,7 +307,7 @@ export async function startRawServer(
   return {
     port,
     host,
-    url: `ws://${urlHost}:${port}`,
+    url: `${options.tls ? 'wss' : 'ws'}://${urlHost}:${port}`,
     get connections() {
       return accepted;
     },
@@ -309,6 +324,7 @@ export async function startRawServer(
         pending.end();
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();
+        for (const socket of tcp) socket.destroy();
       });
       return closing;
     },
