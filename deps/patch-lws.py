@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Changes to lws 4.3.5's client, applied at build time: two speed-ups of the
-data path and three fixes.
+data path and four fixes.
 
 1. A bulk-payload path in the client frame parser (client-ws.c).
 
@@ -43,6 +43,14 @@ fell behind was dropped with 1006 (seen in the benchmark: 16 B and 128 B
 over TLS). The loop now stops when the connection is paused; the bytes stay
 in OpenSSL, and lws reads them once reading resumes (its "pending TLS"
 list fakes POLLIN for it then).
+
+6. No IP literal as SNI (openssl-client.c). lws takes the SNI name from the
+Host header (port cut off) and sent it whatever it was, so a wss:// URL
+with an IP address put that address in the server_name extension, which
+RFC 6066 section 3 forbids ("Literal IPv4 and IPv6 addresses are not
+permitted in HostName"); some servers refuse such a ClientHello. An IPv4
+literal, or a bracketed IPv6 one (which lws's port cutting leaves as "["),
+now goes without SNI; the certificate is still checked against the address.
 
 Usage: patch-lws.py <lws source dir>. Fails unless each anchor occurs
 exactly once; a second run on a patched tree changes nothing.
@@ -142,6 +150,18 @@ PAUSE = "\t\t" + PAUSE_MARK + """
 """ + PAUSE_ANCHOR
 
 
+SNI_MARK = "/* node-libwebsockets: no IP literal as SNI */"
+SNI_ANCHOR = "\tSSL_set_tlsext_host_name(wsi->tls.ssl, hostname);\n"
+SNI = "\t" + SNI_MARK + """
+\t{
+\t\tstruct in_addr sni_ip4;
+
+\t\tif (hostname[0] && hostname[0] != '[' &&
+\t\t    inet_pton(AF_INET, hostname, &sni_ip4) != 1)
+\t\t\tSSL_set_tlsext_host_name(wsi->tls.ssl, hostname);
+\t}
+"""
+
 def patch(path, mark, anchor, replacement, what):
     text = path.read_text()
     if mark in text:
@@ -159,6 +179,8 @@ def main():
     patch(ws / "client-ws.c", EXT_MARK, EXT_ANCHOR, EXT, "failed upgrades free their extensions")
     patch(ws / "client-ws.c", BOUND_MARK, BOUND_ANCHOR, BOUND, "accepted extensions bounded")
     patch(ws / "ops-ws.c", PAUSE_MARK, PAUSE_ANCHOR, PAUSE, "paused TLS reads stop")
+    tls = Path(sys.argv[1]) / "lib" / "tls" / "openssl"
+    patch(tls / "openssl-client.c", SNI_MARK, SNI_ANCHOR, SNI, "no IP literal as SNI")
 
 
 main()
