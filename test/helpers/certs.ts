@@ -24,7 +24,7 @@ export interface KeyCert {
 export interface Certs {
   /** Trust anchor: give `ca.cert` to the client as its CA. */
   ca: KeyCert;
-  /** CA-signed, SAN DNS:localhost, IP:127.0.0.1, IP:::1, currently valid. */
+  /** CA-signed, SAN DNS:localhost, IP:127.0.0.1, IP:127.0.0.2, IP:::1, currently valid. */
   valid: KeyCert;
   /** Like `valid` but notAfter is in the past (CERT_HAS_EXPIRED). */
   expired: KeyCert;
@@ -45,7 +45,8 @@ export interface Certs {
 
 const OPENSSL = '/usr/bin/openssl';
 const DAY_MS = 24 * 60 * 60 * 1000;
-const LOCAL_SAN = 'DNS:localhost, IP:127.0.0.1, IP:::1';
+// 127.0.0.2: a second loopback origin (redirect tests).
+const LOCAL_SAN = 'DNS:localhost, IP:127.0.0.1, IP:127.0.0.2, IP:::1';
 
 const REQ_CONFIG = `
 [req]
