@@ -11,6 +11,7 @@ import * as F from './frames';
 import { Opcode } from './frames';
 import { Prng } from './prng';
 import { computeAccept } from './raw-server';
+import { redirectChain, type RedirectChain } from './fuzz-redirects';
 
 /** How the server leaves: FIN, RST, or keep the socket open and say nothing. */
 export type Ending = 'end' | 'destroy' | 'hang';
@@ -22,6 +23,8 @@ export interface FuzzClientOptions {
   handshakeTimeout: number;
   closeTimeout: number;
   heartbeat: false | { intervalMs: number; timeoutMs: number };
+  followRedirects: boolean;
+  maxRedirects?: number | undefined;
 }
 
 /** Outcome an all-valid case must have: these messages, then this close. */
@@ -35,7 +38,7 @@ export interface Expected {
 
 export interface FuzzCase {
   iteration: number;
-  kind: 'valid' | 'frames' | 'handshake';
+  kind: 'valid' | 'frames' | 'handshake' | 'redirect';
   /** What the server does, step by step, for failure messages. */
   steps: string[];
   options: FuzzClientOptions;
@@ -45,6 +48,8 @@ export interface FuzzCase {
   chunkSeed: number;
   ending: Ending;
   expected?: Expected;
+  /** Redirects answered before `bytes` (kind 'redirect'); the final answer is a case of another kind. */
+  redirect?: RedirectChain;
 }
 
 /** Digest of a message sequence, as the client side computes it too. */
@@ -448,6 +453,7 @@ function deflateAnswer(rng: Prng, decodable: boolean): string {
 
 function clientOptions(rng: Prng, kind: FuzzCase['kind']): FuzzClientOptions {
   return {
+    followRedirects: true,
     maxPayload: rng.pick([undefined, 1024, 64 * 1024, 1024 * 1024]),
     perMessageDeflate: rng.chance(0.5),
     handshakeTimeout: 2000,
@@ -465,7 +471,26 @@ export function fuzzCase(seed: number, iteration: number): FuzzCase {
     [2, 'valid'],
     [5, 'frames'],
     [3, 'handshake'],
+    [3, 'redirect'],
   ]);
+  if (kind !== 'redirect') return finalAnswer(rng, iteration, kind);
+  const maxRedirects = rng.pick([undefined, undefined, undefined, 0, 1, 3]);
+  const chain = redirectChain(rng, maxRedirects);
+  const inner = finalAnswer(rng, iteration, rng.weighted<FuzzCase['kind']>([[3, 'valid'], [3, 'frames'], [2, 'handshake']]));
+  const c: FuzzCase = {
+    ...inner,
+    kind,
+    steps: [...chain.steps.map((s) => `redirect: ${s.step}`), ...inner.steps],
+    options: { ...inner.options, maxRedirects },
+    redirect: chain,
+  };
+  // Only a chain the client follows to the end reaches the final answer.
+  if (!chain.reachesFinal) delete c.expected;
+  return c;
+}
+
+/** A server's own answer to the upgrade: valid, broken frames, or a broken handshake. */
+function finalAnswer(rng: Prng, iteration: number, kind: FuzzCase['kind']): FuzzCase {
   const options = clientOptions(rng, kind);
   const deflate = options.perMessageDeflate && rng.chance(0.6) ? deflateAnswer(rng, kind === 'valid') : null;
   const chunkSeed = rng.u32();
