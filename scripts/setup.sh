@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Fresh machine setup (Debian/Ubuntu, as root or with sudo): the packages the
-# native build needs, then `npm ci` (which builds lws and the addon).
+# native build needs, and Python's websockets (a second server
+# implementation the tests run), then `npm ci` (which builds lws and the addon).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in libssl-dev zlib1g-dev openssl iproute2 ca-certificates cmake g++ make python3; do
+for p in libssl-dev zlib1g-dev openssl iproute2 ca-certificates cmake g++ make python3 python3-websockets; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
