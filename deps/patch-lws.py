@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Changes to lws 4.3.5's client, applied at build time: two speed-ups of the
-data path and four fixes.
+data path and five fixes.
 
 1. A bulk-payload path in the client frame parser (client-ws.c).
 
@@ -51,6 +51,31 @@ RFC 6066 section 3 forbids ("Literal IPv4 and IPv6 addresses are not
 permitted in HostName"); some servers refuse such a ClientHello. An IPv4
 literal, or a bracketed IPv6 one (which lws's port cutting leaves as "["),
 now goes without SNI; the certificate is still checked against the address.
+
+7. permessage-deflate receive: messages split, truncated and lost
+(extension-permessage-deflate.c, client-parser-ws.c). lws inflates into a
+1 KiB buffer per call and ends a compressed message by giving zlib the
+00 00 ff ff tail the sender stripped, in the same call that used up the
+message's input, with 5 bytes of room added for what the tail produces.
+But the last bytes of input can stand for more output than the room left
+(with context takeover a feed compresses to a few bits per 258-byte match):
+then zlib wrote 5 more bytes and kept the rest, and most of the tail, and
+lws reported the message complete anyway. The kept bytes came out as the
+start of the next message, and the tail left in zlib's input kept the next
+frame's data from zlib (lws gives it new input only when its input is
+empty): messages were cut short, merged or lost, and zlib soon failed
+("invalid code lengths set", "invalid stored block lengths"). The rewrite
+of that part (RX_DRAIN) gives zlib the tail in a call of its own once the
+input is used up, and ends the message only when zlib has taken the whole
+tail and still had room to write, handing over a buffer per call until then
+(PMDR_HAS_PENDING brings lws back before any new input). That last call may
+produce nothing, and the parser skipped its callback for an empty round of
+a drain: it reports the round that ends a message now, and an empty round
+with more to come no longer ends the drain (DRAIN_EMPTY).
+A block with BFINAL set ends zlib's stream, and lws fed the messages after
+it to the ended stream, which takes nothing more. Now the rest of that
+message is ignored (as the tail after it is), and the next message is a new
+stream over the same window (RFC 7692 7.2.2).
 
 Usage: patch-lws.py <lws source dir>. Fails unless each anchor occurs
 exactly once; a second run on a patched tree changes nothing.
@@ -149,6 +174,156 @@ PAUSE = "\t\t" + PAUSE_MARK + """
 \t\t\treturn LWS_HPI_RET_HANDLED;
 """ + PAUSE_ANCHOR
 
+# -- 7: permessage-deflate receive ------------------------------------------
+
+PMD_STATE_MARK = "/* node-libwebsockets: pmd state */"
+PMD_STATE_ANCHOR = "\tunsigned char compressed_out:1;\n"
+PMD_STATE = PMD_STATE_ANCHOR + "\t" + PMD_STATE_MARK + """
+\tunsigned char rx_tail_fed:1;   /* 00 00 ff ff given to zlib */
+\tunsigned char rx_stream_end:1; /* a BFINAL block ended the stream */
+"""
+
+# lws's inflate step, from hooking up input to the end of PAYLOAD_RX.
+RX_DRAIN_MARK = "/* node-libwebsockets: inflate to the end of the message */"
+RX_DRAIN_START = "\t\tif (!priv->rx.avail_in && pmdrx->eb_in.token && pmdrx->eb_in.len) {\n"
+RX_DRAIN_END = "\tcase LWS_EXT_CB_PAYLOAD_TX:\n"
+RX_DRAIN = "\t\t" + RX_DRAIN_MARK + """
+\t\t(void)was_fin;
+\t\tif (!priv->rx_tail_fed && !priv->rx.avail_in &&
+\t\t    pmdrx->eb_in.token && pmdrx->eb_in.len) {
+\t\t\tpriv->rx.next_in = (unsigned char *)pmdrx->eb_in.token;
+\t\t\tpriv->rx.avail_in = (uInt)pmdrx->eb_in.len;
+\t\t}
+
+\t\tpriv->rx.next_out = priv->buf_rx_inflated + LWS_PRE;
+\t\tpmdrx->eb_out.token = priv->rx.next_out;
+\t\tpmdrx->eb_out.len = 0;
+\t\tpriv->rx.avail_out = (uInt)(1 << priv->args[PMD_RX_BUF_PWR2]);
+
+\t\tif (priv->rx_stream_end) {
+\t\t\t/* after a BFINAL block: the rest is not DEFLATE data */
+\t\t\tpriv->rx.avail_in = 0;
+\t\t\tpmdrx->eb_in.token += pmdrx->eb_in.len;
+\t\t\tpmdrx->eb_in.len = 0;
+\t\t\tif (!wsi->ws->final || wsi->ws->rx_packet_length)
+\t\t\t\treturn PMDR_EMPTY_NONFINAL;
+\t\t\tgoto pmd_rx_message_end;
+\t\t}
+
+\t\tif (!priv->rx_tail_fed && !priv->rx.avail_in) {
+\t\t\tif (!wsi->ws->final || wsi->ws->rx_packet_length)
+\t\t\t\treturn PMDR_DID_NOTHING;
+\t\t\t/* the message's input is all in: put back its tail */
+\t\t\tpriv->rx_tail_fed = 1;
+\t\t\tpriv->rx.next_in = trail;
+\t\t\tpriv->rx.avail_in = sizeof(trail);
+\t\t}
+
+\t\tn = inflate(&priv->rx, priv->rx_tail_fed ? Z_SYNC_FLUSH : Z_NO_FLUSH);
+\t\tswitch (n) {
+\t\tcase Z_STREAM_END:
+\t\t\t/* zlib takes nothing more; the message's rest is ignored */
+\t\t\tpriv->rx_stream_end = 1;
+\t\t\tpriv->rx.avail_in = 0;
+\t\t\tbreak;
+\t\tcase Z_NEED_DICT:
+\t\tcase Z_STREAM_ERROR:
+\t\tcase Z_DATA_ERROR:
+\t\tcase Z_MEM_ERROR:
+\t\t\tlwsl_wsi_err(wsi, "zlib error inflate %d: \\"%s\\"",
+\t\t\t\t  n, priv->rx.msg);
+\t\t\treturn PMDR_FAILED;
+\t\t}
+
+\t\tif (!priv->rx_tail_fed) {
+\t\t\tpmdrx->eb_in.token = pmdrx->eb_in.token +
+\t\t\t\t((unsigned int)pmdrx->eb_in.len -
+\t\t\t\t (unsigned int)priv->rx.avail_in);
+\t\t\tpmdrx->eb_in.len = (int)priv->rx.avail_in;
+\t\t}
+\t\tpmdrx->eb_out.len = lws_ptr_diff(priv->rx.next_out,
+\t\t\t\t\t\t pmdrx->eb_out.token);
+
+\t\tif (priv->rx_stream_end && (!wsi->ws->final ||
+\t\t\t\t\t    wsi->ws->rx_packet_length))
+\t\t\treturn PMDR_EMPTY_NONFINAL;
+
+\t\tif (priv->rx_stream_end ||
+\t\t    (priv->rx_tail_fed && !priv->rx.avail_in &&
+\t\t     priv->rx.avail_out)) {
+\t\t\t/* zlib took the tail and had room to spare: the end */
+pmd_rx_message_end:
+\t\t\tpriv->rx_tail_fed = 0;
+\t\t\twsi->ws->pmd_trailer_application = 0;
+\t\t\tpriv->count_rx_between_fin = 0;
+\t\t\tif (priv->args[PMD_SERVER_NO_CONTEXT_TAKEOVER]) {
+\t\t\t\t(void)inflateEnd(&priv->rx);
+\t\t\t\tpriv->rx_init = 0;
+\t\t\t\tpriv->rx_stream_end = 0;
+\t\t\t} else if (priv->rx_stream_end) {
+\t\t\t\t/*
+\t\t\t\t * the next message is a new stream over the same
+\t\t\t\t * window (RFC 7692 7.2.2)
+\t\t\t\t */
+\t\t\t\tunsigned char *w = lws_malloc(32768, "pmd window");
+\t\t\t\tuInt wl = 32768;
+
+\t\t\t\tpriv->rx_stream_end = 0;
+\t\t\t\tif (!w || inflateGetDictionary(&priv->rx, w, &wl) ||
+\t\t\t\t    inflateReset(&priv->rx) ||
+\t\t\t\t    inflateSetDictionary(&priv->rx, w, wl)) {
+\t\t\t\t\tif (w)
+\t\t\t\t\t\tlws_free(w);
+\t\t\t\t\treturn PMDR_FAILED;
+\t\t\t\t}
+\t\t\t\tlws_free(w);
+\t\t\t}
+\t\t\treturn PMDR_EMPTY_FINAL;
+\t\t}
+
+\t\t/* more output, input or the tail to come before new input */
+\t\tif (priv->rx.avail_in || priv->rx_tail_fed ||
+\t\t    (wsi->ws->final && !wsi->ws->rx_packet_length))
+\t\t\treturn PMDR_HAS_PENDING;
+
+\t\treturn PMDR_EMPTY_NONFINAL;
+
+"""
+
+DRAIN_EMPTY_MARK = "/* node-libwebsockets: empty drain rounds */"
+DRAIN_EMPTY_ANCHOR = """\t\t\tif (rx_draining_ext && !pmdrx.eb_out.len) {
+\t\t\t\tlwsl_wsi_debug(wsi, "   --- ending drain on 0 read result");
+\t\t\t\tgoto already_done;
+\t\t\t}
+"""
+DRAIN_EMPTY = "\t\t\t" + DRAIN_EMPTY_MARK + """
+\t\t\t/*
+\t\t\t * nothing to hand over: go on while the extension has more,
+\t\t\t * but report a message's end even when its last round is
+\t\t\t * empty (else the message never ends)
+\t\t\t */
+\t\t\tif (rx_draining_ext && !pmdrx.eb_out.len &&
+\t\t\t    n == PMDR_HAS_PENDING)
+\t\t\t\tcontinue;
+\t\t\tif (rx_draining_ext && !pmdrx.eb_out.len &&
+\t\t\t    n != PMDR_EMPTY_FINAL) {
+\t\t\t\tlwsl_wsi_debug(wsi, "   --- ending drain on 0 read result");
+\t\t\t\tgoto already_done;
+\t\t\t}
+"""
+
+def patch_span(path, mark, start, end, replacement, what):
+    """Replaces the text from `start` up to (not including) `end`."""
+    text = path.read_text()
+    if mark in text:
+        return
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        sys.exit(f"patch-lws: span anchors not found exactly once, in order, in {path}")
+    a = text.index(start)
+    b = text.index(end)
+    path.write_text(text[:a] + replacement + text[b:])
+    print(f"patch-lws: {what} in {path}")
+
 
 SNI_MARK = "/* node-libwebsockets: no IP literal as SNI */"
 SNI_ANCHOR = "\tSSL_set_tlsext_host_name(wsi->tls.ssl, hostname);\n"
@@ -181,6 +356,11 @@ def main():
     patch(ws / "ops-ws.c", PAUSE_MARK, PAUSE_ANCHOR, PAUSE, "paused TLS reads stop")
     tls = Path(sys.argv[1]) / "lib" / "tls" / "openssl"
     patch(tls / "openssl-client.c", SNI_MARK, SNI_ANCHOR, SNI, "no IP literal as SNI")
+    pmd = ws / "ext" / "extension-permessage-deflate.c"
+    patch(ws / "ext" / "extension-permessage-deflate.h", PMD_STATE_MARK, PMD_STATE_ANCHOR, PMD_STATE,
+          "pmd state added")
+    patch_span(pmd, RX_DRAIN_MARK, RX_DRAIN_START, RX_DRAIN_END, RX_DRAIN, "inflate drains to the message end")
+    patch(ws / "client-parser-ws.c", DRAIN_EMPTY_MARK, DRAIN_EMPTY_ANCHOR, DRAIN_EMPTY, "empty drain rounds reported")
 
 
 main()
