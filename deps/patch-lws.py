@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Changes to lws 4.3.5's client, applied at build time: two speed-ups of the
-data path and five fixes.
+data path and six fixes.
 
 1. A bulk-payload path in the client frame parser (client-ws.c).
 
@@ -76,6 +76,46 @@ A block with BFINAL set ends zlib's stream, and lws fed the messages after
 it to the ended stream, which takes nothing more. Now the rest of that
 message is ignored (as the tail after it is), and the next message is a new
 stream over the same window (RFC 7692 7.2.2).
+
+8. Failing the connection as RFC 6455 asks (client-parser-ws.c,
+client-ws.c, close.c, private-lib-roles-ws.h, lws-callbacks.h,
+lws-ws-close.h). lws 4.3.5 answered protocol errors it detected itself
+(reserved opcodes and bits, fragmented or oversized control frames,
+disordered continuations, a length with its top bit set) by dropping TCP
+without a Close frame and without telling the user. Now each sets Close 1002
+(7.1.7) and tells the protocol callback what it was
+(LWS_CALLBACK_NLWS_PROTOCOL_ERROR, `in` = a short description). RSV2 and
+RSV3 are always errors; RSV1 is one unless an extension is active, and on
+control and continuation frames always (RFC 7692 6).
+
+After a failure, and after the peer's Close, nothing more is parsed: lws
+kept parsing the rest of the segment and later reads (a PING after a
+violation got a PONG before our Close; a second Close frame dropped TCP
+instead of the first one's echo). Returning non-zero from CLIENT_RECEIVE
+did not reset the rx buffer either: when the chunk had ended because the
+buffer was full, the rest of the frame was written past its end while lws
+waited for the Close echo. The buffer is now reset and input discarded, and
+the failure is returned as -1 (lws's permessage-deflate drain paths ignored
+the positive value, so a failure there did not close the connection).
+
+lws kept one pending PONG and dropped every PING that arrived while it was
+pending (ten PINGs in a segment got one PONG). PINGs now go to the protocol
+callback (LWS_CALLBACK_NLWS_RECEIVE_PING), which answers them itself.
+
+The peer's Close: lws no longer rewrites invalid close codes to 1002 before
+the user sees them (the user checks them, 7.4), and the callback may return
+LWS_NLWS_HOLD_CLOSE_ECHO to send the echo itself later (after replies to
+what arrived before the Close), with lws_close_reason() and a non-zero
+return from WRITEABLE.
+
+A text frame's payload received so far is handed to the user at the end of
+each read (not only when the 2 KiB buffer fills or the frame ends), so
+invalid UTF-8 fails the connection once the bytes received can no longer be
+valid. Compressed messages are left to the inflater's pace.
+
+A Close set by lws_close_reason() while lws still held unsent output
+(a partly written frame) was skipped: lws flushed the output, then dropped
+TCP. The Close now follows the output.
 
 Usage: patch-lws.py <lws source dir>. Fails unless each anchor occurs
 exactly once; a second run on a patched tree changes nothing.
@@ -337,6 +377,265 @@ SNI = "\t" + SNI_MARK + """
 \t}
 """
 
+
+FAIL_MARK = "/* node-libwebsockets: failing the connection */"
+
+FAIL_CALLBACKS = [(
+    "\tLWS_CALLBACK_USER = 1000,\n"
+    "\t/**<  user code can use any including above without fear of clashes */\n",
+    "\tLWS_CALLBACK_USER = 1000,\n"
+    "\t/**<  user code can use any including above without fear of clashes */\n"
+    "\t" + FAIL_MARK + "\n"
+    "\tLWS_CALLBACK_NLWS_RECEIVE_PING = 1001,\n"
+    "\t/**< a PING (in, len: its payload); lws no longer answers PINGs */\n"
+    "\tLWS_CALLBACK_NLWS_PROTOCOL_ERROR = 1002,\n"
+    "\t/**< lws failed the connection with Close 1002; in: what it saw */\n",
+)]
+
+FAIL_HOLD = [(
+    "LWS_VISIBLE LWS_EXTERN void\n"
+    "lws_close_reason(struct lws *wsi, enum lws_close_status status,\n",
+    FAIL_MARK + "\n"
+    "/* Returned from LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: lws does not echo\n"
+    " * the Close; the user sends it later with lws_close_reason() and a\n"
+    " * non-zero return from WRITEABLE. */\n"
+    "#define LWS_NLWS_HOLD_CLOSE_ECHO 0x4e6c\n\n"
+    "LWS_VISIBLE LWS_EXTERN void\n"
+    "lws_close_reason(struct lws *wsi, enum lws_close_status status,\n",
+)]
+
+FAIL_STATE = [(
+    "\tunsigned int peer_has_sent_close:1;\n",
+    "\tunsigned int peer_has_sent_close:1;\n"
+    "\t" + FAIL_MARK + "\n"
+    "\tunsigned int nlws_rx_done:1; /* failed or Close seen: parse nothing more */\n"
+    "\tunsigned int nlws_spill_now:1; /* hand the text received so far over */\n",
+)]
+
+FAIL_PARSER = [
+    # The helper every lws-detected protocol error goes through.
+    ("int lws_ws_client_rx_sm(struct lws *wsi, unsigned char c)\n{\n",
+     FAIL_MARK + """
+static int
+nlws_protocol_error(struct lws *wsi, const char *why)
+{
+	lwsl_wsi_info(wsi, "protocol error: %s", why);
+	lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, NULL, 0);
+	wsi->ws->nlws_rx_done = 1;
+	wsi->ws->rx_ubuf_head = 0;
+	if (wsi->a.protocol && wsi->a.protocol->callback)
+		wsi->a.protocol->callback(wsi, LWS_CALLBACK_NLWS_PROTOCOL_ERROR,
+					  wsi->user_space, (void *)why,
+					  strlen(why));
+	return -1;
+}
+
+int lws_ws_client_rx_sm(struct lws *wsi, unsigned char c)
+{
+"""),
+    # Nothing is parsed after a failure or the peer's Close; a spill of
+    # the text received so far is asked for by the read loop.
+    ("\tpmdrx.eb_out.len = 0;\n\n#if !defined(LWS_WITHOUT_EXTENSIONS)\n\tif (wsi->ws->rx_draining_ext) {\n\t\tassert(!c);\n",
+     """\tpmdrx.eb_out.len = 0;
+
+	if (wsi->ws->nlws_rx_done) {
+#if !defined(LWS_WITHOUT_EXTENSIONS)
+		if (wsi->ws->rx_draining_ext)
+			lws_remove_wsi_from_draining_ext_list(wsi);
+#endif
+		wsi->ws->nlws_spill_now = 0;
+		return 0;
+	}
+	if (wsi->ws->nlws_spill_now) {
+		wsi->ws->nlws_spill_now = 0;
+		if (wsi->lws_rx_parse_state == LWS_RXPS_WS_FRAME_PAYLOAD &&
+		    wsi->ws->rx_ubuf_head)
+			goto spill;
+		return 0;
+	}
+
+#if !defined(LWS_WITHOUT_EXTENSIONS)
+	if (wsi->ws->rx_draining_ext) {
+		assert(!c);
+"""),
+    ("\t\t\t\t\tlwsl_wsi_info(wsi, \"disordered continuation\");\n\t\t\t\t\treturn -1;\n",
+     "\t\t\t\t\treturn nlws_protocol_error(wsi,\n\t\t\t\t\t\t\"continuation frame with no message to continue\");\n"),
+    ("\t\t\t\tlwsl_wsi_info(wsi, \"illegal opcode\");\n\t\t\t\treturn -1;\n",
+     "\t\t\t\treturn nlws_protocol_error(wsi, \"reserved opcode\");\n"),
+    ("""			if (
+#if !defined(LWS_WITHOUT_EXTENSIONS)
+				!wsi->ws->count_act_ext &&
+#endif
+				wsi->ws->rsv) {
+				lwsl_wsi_info(wsi, "illegal rsv bits set");
+				return -1;
+			}
+""",
+     """			if (wsi->ws->rsv & 0x30)
+				return nlws_protocol_error(wsi, "RSV2 or RSV3 set");
+			if ((wsi->ws->rsv & 0x40) &&
+			    (wsi->ws->opcode != LWSWSOPC_TEXT_FRAME &&
+			     wsi->ws->opcode != LWSWSOPC_BINARY_FRAME))
+				return nlws_protocol_error(wsi,
+				  "RSV1 set on a control or continuation frame");
+			if (
+#if !defined(LWS_WITHOUT_EXTENSIONS)
+				!wsi->ws->count_act_ext &&
+#endif
+				wsi->ws->rsv)
+				return nlws_protocol_error(wsi,
+					"RSV1 set without a negotiated extension");
+"""),
+    ("\t\t\t\tlwsl_wsi_info(wsi, \"hey you owed us a FIN\");\n\t\t\t\treturn -1;\n",
+     "\t\t\t\treturn nlws_protocol_error(wsi,\n\t\t\t\t\t\"new data frame inside a fragmented message\");\n"),
+    ("\t\t\t\tlwsl_wsi_info(wsi, \"control msg can't be fragmented\");\n\t\t\t\treturn -1;\n",
+     "\t\t\t\treturn nlws_protocol_error(wsi, \"fragmented control frame\");\n"),
+    ("\t\t\tlwsl_wsi_warn(wsi, \"b63 of length must be zero\");\n\t\t\t/* kill the connection */\n\t\t\treturn -1;\n",
+     "\t\t\treturn nlws_protocol_error(wsi,\n\t\t\t\t\"64-bit payload length with its top bit set\");\n"),
+    # The peer's Close: codes reach the user unchanged; nothing after it is
+    # parsed; the user may hold the echo.
+    ("""			if (wsi->ws->rx_ubuf_head >= 2) {
+				close_code = (unsigned short)((pp[0] << 8) | pp[1]);
+				if (close_code < 1000 ||
+				    close_code == 1004 ||
+				    close_code == 1005 ||
+				    close_code == 1006 ||
+				    (close_code >= 1016 && close_code < 3000)
+				) {
+					pp[0] = (LWS_CLOSE_STATUS_PROTOCOL_ERR >> 8) & 0xff;
+					pp[1] = LWS_CLOSE_STATUS_PROTOCOL_ERR & 0xff;
+				}
+			}
+			if (user_callback_handle_rxflow(
+					wsi->a.protocol->callback, wsi,
+					LWS_CALLBACK_WS_PEER_INITIATED_CLOSE,
+					wsi->user_space, pp,
+					wsi->ws->rx_ubuf_head))
+				return -1;
+
+			memcpy(wsi->ws->ping_payload_buf + LWS_PRE, pp,
+			       wsi->ws->rx_ubuf_head);
+			wsi->ws->close_in_ping_buffer_len =
+					(uint8_t)wsi->ws->rx_ubuf_head;
+""",
+     """			(void)close_code;
+			wsi->ws->nlws_rx_done = 1;
+			m = user_callback_handle_rxflow(
+					wsi->a.protocol->callback, wsi,
+					LWS_CALLBACK_WS_PEER_INITIATED_CLOSE,
+					wsi->user_space, pp,
+					wsi->ws->rx_ubuf_head);
+			if (m && m != LWS_NLWS_HOLD_CLOSE_ECHO) {
+				wsi->ws->rx_ubuf_head = 0;
+				return -1;
+			}
+
+			memcpy(wsi->ws->ping_payload_buf + LWS_PRE, pp,
+			       wsi->ws->rx_ubuf_head);
+			wsi->ws->close_in_ping_buffer_len =
+					(uint8_t)wsi->ws->rx_ubuf_head;
+			if (m) {
+				/* held: the user echoes it */
+				wsi->ws->rx_ubuf_head = 0;
+				handled = 1;
+				break;
+			}
+"""),
+    # PINGs go to the user, who answers them.
+    ("""			/* he set a close reason on this guy, ignore PING */
+			if (wsi->ws->close_in_ping_buffer_len)
+				goto ping_drop;
+""",
+     """			/* he set a close reason on this guy, ignore PING */
+			if (wsi->ws->close_in_ping_buffer_len)
+				goto ping_drop;
+
+			if (wsi->a.protocol->callback(wsi,
+					LWS_CALLBACK_NLWS_RECEIVE_PING,
+					wsi->user_space,
+					&wsi->ws->rx_ubuf[LWS_PRE],
+					wsi->ws->rx_ubuf_head)) {
+				wsi->ws->nlws_rx_done = 1;
+				wsi->ws->rx_ubuf_head = 0;
+				return -1;
+			}
+			goto ping_drop;
+"""),
+    ("illegal_ctl_length:\n\tlwsl_wsi_warn(wsi, \"Control frame asking for extended length is illegal\");\n\n\t/* kill the connection */\n\treturn -1;\n",
+     "illegal_ctl_length:\n\treturn nlws_protocol_error(wsi,\n\t\t\"control frame with more than 125 bytes of payload\");\n"),
+    ("""server_cannot_mask:
+	lws_close_reason(wsi,
+			LWS_CLOSE_STATUS_PROTOCOL_ERR,
+			(uint8_t *)"srv mask", 8);
+
+	lwsl_wsi_warn(wsi, "Server must not mask");
+
+	/* kill the connection */
+	return -1;
+""",
+     """server_cannot_mask:
+	return nlws_protocol_error(wsi, "masked frame from the server");
+"""),
+    # A user callback that fails the connection: reset the buffer (lws kept
+    # filling it past its end) and parse nothing more.
+    ("\t\t\t/* if user code wants to close, let caller know */\n\t\t\tif (m)\n\t\t\t\treturn 1;\n",
+     """			/*
+			 * if user code wants to close, let caller know (with
+			 * -1: the extension drain paths ignore positive ones)
+			 */
+			if (m) {
+				wsi->ws->rx_ubuf_head = 0;
+				wsi->ws->nlws_rx_done = 1;
+#if !defined(LWS_WITHOUT_EXTENSIONS)
+				lws_remove_wsi_from_draining_ext_list(wsi);
+#endif
+				return -1;
+			}
+"""),
+]
+
+FAIL_READ = [
+    ("\t\t/* node-libwebsockets: bulk payload */\n",
+     "\t\t" + FAIL_MARK + "\n"
+     "\t\tif (wsi->ws->nlws_rx_done) {\n"
+     "\t\t\t*buf += len;\n"
+     "\t\t\treturn 0;\n"
+     "\t\t}\n\n"
+     "\t\t/* node-libwebsockets: bulk payload */\n"),
+    ("\t// lwsl_wsi_notice(wsi, \"finished with %ld\", (long)len);\n",
+     """	/*
+	 * node-libwebsockets: the text of an uncompressed frame received so
+	 * far goes to the user now, so invalid UTF-8 fails without waiting
+	 * for the rest of the frame
+	 */
+	if (wsi->lws_rx_parse_state == LWS_RXPS_WS_FRAME_PAYLOAD &&
+	    wsi->ws->rx_ubuf_head && !wsi->ws->nlws_rx_done &&
+	    !wsi->ws->frame_is_binary && !(wsi->ws->opcode & 8) &&
+	    !(wsi->ws->rsv_first_msg & 0x40)
+#if !defined(LWS_WITHOUT_EXTENSIONS)
+	    && !wsi->ws->rx_draining_ext
+#endif
+	    ) {
+		wsi->ws->nlws_spill_now = 1;
+		if (lws_ws_client_rx_sm(wsi, 0))
+			return -1;
+	}
+"""),
+]
+
+FAIL_CLOSE = [(
+    "\tdefault:\n\t\tif (lws_has_buffered_out(wsi)\n",
+    "\tdefault:\n"
+    "\t\t" + FAIL_MARK + "\n"
+    "#if defined(LWS_ROLE_WS)\n"
+    "\t\tif (lwsi_role_ws(wsi) && wsi->ws &&\n"
+    "\t\t    wsi->ws->close_in_ping_buffer_len)\n"
+    "\t\t\tbreak; /* the Close goes out after the buffered output */\n"
+    "#endif\n"
+    "\t\tif (lws_has_buffered_out(wsi)\n",
+)]
+
+
 def patch(path, mark, anchor, replacement, what):
     text = path.read_text()
     if mark in text:
@@ -344,6 +643,22 @@ def patch(path, mark, anchor, replacement, what):
     if text.count(anchor) != 1:
         sys.exit(f"patch-lws: anchor not found exactly once in {path}")
     path.write_text(text.replace(anchor, replacement))
+    print(f"patch-lws: {what} in {path}")
+
+
+def patch_all(path, mark, pairs, what):
+    """Several anchored replacements that belong together, applied as one."""
+    text = path.read_text()
+    if mark in text:
+        return
+    for anchor, _ in pairs:
+        if text.count(anchor) != 1:
+            sys.exit(f"patch-lws: anchor not found exactly once in {path}: {anchor[:60]!r}")
+    for anchor, replacement in pairs:
+        text = text.replace(anchor, replacement)
+    if mark not in text:
+        sys.exit(f"patch-lws: {what}: the mark is in no replacement")
+    path.write_text(text)
     print(f"patch-lws: {what} in {path}")
 
 
@@ -361,6 +676,15 @@ def main():
           "pmd state added")
     patch_span(pmd, RX_DRAIN_MARK, RX_DRAIN_START, RX_DRAIN_END, RX_DRAIN, "inflate drains to the message end")
     patch(ws / "client-parser-ws.c", DRAIN_EMPTY_MARK, DRAIN_EMPTY_ANCHOR, DRAIN_EMPTY, "empty drain rounds reported")
+    root = Path(sys.argv[1])
+    patch_all(root / "include" / "libwebsockets" / "lws-callbacks.h", FAIL_MARK, FAIL_CALLBACKS,
+              "user callbacks for PINGs and protocol errors")
+    patch_all(root / "include" / "libwebsockets" / "lws-ws-close.h", FAIL_MARK, FAIL_HOLD,
+              "held Close echo")
+    patch_all(ws / "private-lib-roles-ws.h", FAIL_MARK, FAIL_STATE, "rx done state")
+    patch_all(ws / "client-parser-ws.c", FAIL_MARK, FAIL_PARSER, "protocol errors fail with 1002")
+    patch_all(ws / "client-ws.c", FAIL_MARK, FAIL_READ, "input after a failure is discarded")
+    patch_all(root / "lib" / "core-net" / "close.c", FAIL_MARK, FAIL_CLOSE, "a Close follows buffered output")
 
 
 main()

@@ -73,6 +73,7 @@ export interface WebSocketClientEvents {
   error: [error: WebSocketError];
   drain: [];
   pong: [data: Buffer];
+  ping: [data: Buffer];
   state: [state: SessionState, previous: SessionState];
   disconnect: [info: DisconnectInfo];
   reconnecting: [info: ReconnectingInfo];
@@ -296,15 +297,27 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
 
   /** Sends a Ping (payload at most 125 bytes). */
   ping(data: string | Buffer | ArrayBuffer | ArrayBufferView = Buffer.alloc(0)): void {
+    native.ping(this.#id, this.#controlPayload('ping', data));
+  }
+
+  /**
+   * Sends a Pong (payload at most 125 bytes): an unsolicited one, or with
+   * `autoPong: false` the answer to a 'ping'.
+   */
+  pong(data: string | Buffer | ArrayBuffer | ArrayBufferView = Buffer.alloc(0)): void {
+    native.pong(this.#id, this.#controlPayload('pong', data));
+  }
+
+  #controlPayload(method: 'ping' | 'pong', data: unknown): Buffer {
     let bytes: Buffer;
     if (typeof data === 'string') bytes = Buffer.from(data);
     else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) bytes = Buffer.from(toBytes(data));
-    else throw typeError('ERR_INVALID_ARG_TYPE', 'ping() takes a string, Buffer, ArrayBuffer or ArrayBufferView');
-    if (bytes.length > 125) throw typeError('ERR_INVALID_ARG_VALUE', 'ping payload is limited to 125 bytes');
+    else throw typeError('ERR_INVALID_ARG_TYPE', `${method}() takes a string, Buffer, ArrayBuffer or ArrayBufferView`);
+    if (bytes.length > 125) throw typeError('ERR_INVALID_ARG_VALUE', `${method} payload is limited to 125 bytes`);
     if (this.#state !== 'open') {
-      throw new WebSocketError('ERR_NOT_OPEN', 'ping() needs an open connection', { url: this.url });
+      throw new WebSocketError('ERR_NOT_OPEN', `${method}() needs an open connection`, { url: this.url });
     }
-    native.ping(this.#id, bytes);
+    return bytes;
   }
 
   /**
@@ -471,6 +484,9 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
         this.emit('open', open);
         return;
       }
+      case EventType.Ping:
+        this.emit('ping', Buffer.from(chunk.subarray(offset, offset + length)));
+        return;
       case EventType.Pong:
         if (value >= 0) this.#stats.rtt(value);
         else this.emit('pong', Buffer.from(chunk.subarray(offset, offset + length)));

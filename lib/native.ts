@@ -12,6 +12,8 @@ interface NativeBinding {
   close(id: number, code: number, reason: Buffer): void;
   terminate(id: number): void;
   ping(id: number, data: Buffer): void;
+  pong(id: number, data: Buffer): void;
+  closeEcho(id: number, attempt: number): void;
   setRef(ref: boolean): void;
   setLogLevel(mask: number): void;
   shutdown(): void;
@@ -43,6 +45,8 @@ export const enum EventType {
   Decide = 17,
   OnOpen = 18,
   Gap = 19,
+  CloseReceived = 20,
+  Ping = 21,
 }
 
 /** What a connection receives from the dispatcher. */
@@ -88,6 +92,18 @@ function onBatch(chunks: Buffer[], index: Float64Array): void {
     const chunkIndex = index[i + 3] as number;
     const chunk = chunkIndex >= 0 ? (chunks[chunkIndex] as Buffer) : EMPTY;
     try {
+      if (type === EventType.CloseReceived) {
+        // The server closed: the service thread holds its echo until JS
+        // has handled what came before (this batch's events, done by now,
+        // and what their handlers started: promise jobs, nextTicks), so
+        // replies sent from there go out before the echo.
+        const attempt = index[i + 2] as number;
+        setImmediate(() => {
+          if (sendQueue.length) flushSends();
+          binding.closeEcho(id, attempt);
+        });
+        continue;
+      }
       if (type === EventType.Log) {
         const line = chunk.toString('utf8', index[i + 4], (index[i + 4] as number) + (index[i + 5] as number));
         const level = levelName(index[i + 2] as number);
@@ -193,6 +209,10 @@ export const native = {
   ping(id: number, data: Buffer): void {
     if (sendQueue.length) flushSends();
     binding.ping(id, data);
+  },
+  pong(id: number, data: Buffer): void {
+    if (sendQueue.length) flushSends();
+    binding.pong(id, data);
   },
   /** Counts connections that keep the process alive. */
   hold(on: boolean): void {

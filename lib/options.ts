@@ -75,6 +75,8 @@ export interface ConnectOptions {
   maxRedirects?: number;
   /** Offer permessage-deflate. Default true. */
   perMessageDeflate?: boolean;
+  /** Answer the server's PINGs natively. Default true; false leaves that to pong() in a 'ping' listener. */
+  autoPong?: boolean;
   /** Largest message accepted, in bytes; larger ones close with 1009. Default 100 MiB. */
   maxPayload?: number;
   /** Deliver text messages as Buffer instead of string. Default false. */
@@ -132,6 +134,7 @@ export interface NativeConnectOptions {
   headers: string[];
   followRedirects: boolean;
   perMessageDeflate: boolean;
+  autoPong: boolean;
   maxPayload: number;
   fragmentSize: number;
   rxHighWater: number;
@@ -171,7 +174,7 @@ const RESERVED_HEADERS = new Set([
   'sec-websocket-extensions', 'sec-websocket-protocol', 'content-length', 'transfer-encoding',
 ]);
 const KNOWN = new Set<string>([
-  'headers', 'protocols', 'origin', 'followRedirects', 'maxRedirects', 'perMessageDeflate', 'maxPayload',
+  'headers', 'protocols', 'origin', 'followRedirects', 'maxRedirects', 'perMessageDeflate', 'autoPong', 'maxPayload',
   'textAsBuffer', 'handshakeTimeout', 'closeTimeout', 'highWaterMark', 'lowWaterMark',
   'receiveHighWaterMark', 'fragmentSize', 'ca', 'cert', 'key', 'passphrase', 'servername',
   'rejectUnauthorized', 'allowSelfSigned', 'allowUnknownCA', 'allowInvalidDates', 'allowHostMismatch', 'proxy', 'proxyFromEnv', 'logger',
@@ -400,6 +403,7 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
     headers,
     followRedirects: bool(o.followRedirects, 'followRedirects', false),
     perMessageDeflate: bool(o.perMessageDeflate, 'perMessageDeflate', true),
+    autoPong: bool(o.autoPong, 'autoPong', true),
     maxPayload: int(o.maxPayload, 'maxPayload', 100 * 1024 * 1024, 0, MAX_SAFE_BYTES),
     fragmentSize: int(o.fragmentSize, 'fragmentSize', 64 * 1024, 1, 2 ** 31 - 1),
     rxHighWater: int(o.receiveHighWaterMark, 'receiveHighWaterMark', 16 * 1024 * 1024, 1, MAX_SAFE_BYTES),

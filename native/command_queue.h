@@ -30,6 +30,8 @@ enum class CommandType : uint8_t {
   kClose,      // close handshake with code/reason
   kTerminate,  // drop without handshake
   kPing,
+  kPong,       // text: payload
+  kCloseEcho,  // JS handled the events before `generation`'s kCloseReceived
   kAck,        // JS consumed `bytes` of received data on `id`
   kResolved,      // resolver thread finished for attempt `generation`
   kSendPriority,  // onOpen's sends: to attempt `generation`, before the backlog

@@ -72,6 +72,7 @@ struct ConnectOptions {
   std::vector<std::pair<std::string, std::string>> headers;
   bool followRedirects = false;
   bool perMessageDeflate = true;
+  bool autoPong = true;    // answer PINGs natively (ws's autoPong)
   uint64_t maxPayload = 100ull << 20;
   uint32_t fragmentSize = 64 * 1024;
   uint64_t rxHighWater = 16ull << 20;  // bytes handed to JS and not yet consumed

@@ -156,6 +156,7 @@ napi_value Environment::Init(napi_env env, napi_value exports) {
   } methods[] = {
       {"init", InitEvents},     {"connect", Connect},       {"sendBatch", SendBatch},
       {"close", Close},         {"terminate", Terminate},   {"ping", Ping},
+      {"pong", Pong},           {"closeEcho", CloseEcho},
       {"setRef", SetRef},       {"setLogLevel", SetLogLevel}, {"shutdown", Shutdown},
       {"constants", Constants}, {"config", Config},             {"decision", Decision},
       {"onOpenDone", OnOpenDone}, {"sendPriority", SendPriority}, {"classify", ClassifyForTest},
@@ -230,7 +231,7 @@ void Environment::Deliver(napi_env env, napi_value fn) {
     size_t n = taken_.index.size();
     for (size_t i = 0; i < n; i += kIndexStride) {
       auto type = static_cast<EventType>(static_cast<int>(taken_.index[i]));
-      if (type == EventType::kText || type == EventType::kBinary)
+      if (type == EventType::kText || type == EventType::kBinary || type == EventType::kPing)
         acks[static_cast<uint32_t>(taken_.index[i + 1])] += static_cast<uint64_t>(taken_.index[i + 5]) + kMessageOverhead;
     }
 
@@ -318,6 +319,7 @@ static std::unique_ptr<ConnectOptions> ParseConnectOptions(napi_env env, napi_va
   }
   opts->followRedirects = Bool(env, Prop(env, o, "followRedirects"), false);
   opts->perMessageDeflate = Bool(env, Prop(env, o, "perMessageDeflate"), true);
+  opts->autoPong = Bool(env, Prop(env, o, "autoPong"), true);
   opts->maxPayload = static_cast<uint64_t>(Number(env, Prop(env, o, "maxPayload"), 100.0 * 1024 * 1024));
   opts->fragmentSize = static_cast<uint32_t>(Number(env, Prop(env, o, "fragmentSize"), 64 * 1024));
   opts->rxHighWater = static_cast<uint64_t>(Number(env, Prop(env, o, "rxHighWater"), 16.0 * 1024 * 1024));
@@ -543,6 +545,32 @@ napi_value Environment::Ping(napi_env env, napi_callback_info info) {
   c.type = CommandType::kPing;
   c.id = Id(env, a.argv[0]);
   c.text = Bytes(env, a.argv[1]);
+  self->service_.Post(std::move(c));
+  return Undefined(env);
+}
+
+napi_value Environment::Pong(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_) return Undefined(env);
+  Command c;
+  c.type = CommandType::kPong;
+  c.id = Id(env, a.argv[0]);
+  c.text = Bytes(env, a.argv[1]);
+  self->service_.Post(std::move(c));
+  return Undefined(env);
+}
+
+// closeEcho(id, attempt): JS has handled the events that came before the
+// server's Close on that attempt (kCloseReceived).
+napi_value Environment::CloseEcho(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_) return Undefined(env);
+  Command c;
+  c.type = CommandType::kCloseEcho;
+  c.id = Id(env, a.argv[0]);
+  c.generation = Id(env, a.argv[1]);
   self->service_.Post(std::move(c));
   return Undefined(env);
 }

@@ -40,6 +40,8 @@ class Environment {
   static napi_value Close(napi_env env, napi_callback_info info);
   static napi_value Terminate(napi_env env, napi_callback_info info);
   static napi_value Ping(napi_env env, napi_callback_info info);
+  static napi_value Pong(napi_env env, napi_callback_info info);
+  static napi_value CloseEcho(napi_env env, napi_callback_info info);
   static napi_value SetRef(napi_env env, napi_callback_info info);
   static napi_value SetLogLevel(napi_env env, napi_callback_info info);
   static napi_value Shutdown(napi_env env, napi_callback_info info);

@@ -37,6 +37,8 @@ enum class EventType : uint8_t {
   kDecide = 17,       // payload: JSON failure and proposed decision; JS answers decision()
   kOnOpen = 18,       // value: attempt; JS runs onOpen, answers onOpenDone()
   kGap = 19,          // payload: JSON {from, to}
+  kCloseReceived = 20,  // value: attempt; the server's Close waits for JS: answer closeEcho()
+  kPing = 21,           // payload: the PING's payload
 };
 
 // What a received message costs beyond its payload until JS has taken it

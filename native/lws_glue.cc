@@ -41,6 +41,7 @@ void End(Connection& c, Cause cause, int code, const std::string& reason) {
   if (c.phase == Connection::Phase::kDone) return;
   c.phase = Connection::Phase::kDone;
   lws_sul_cancel(&c.closeTimer.sul);
+  lws_sul_cancel(&c.echoTimer.sul);
   lws_sul_cancel(&c.handshakeTimer.sul);
   lws_sul_cancel(&c.heartbeatTimer.sul);
   if (c.wsi) lws_set_opaque_user_data(c.wsi, nullptr);
@@ -420,38 +421,47 @@ bool IsValidCloseCode(int code) {
          (code >= 3000 && code <= 4999);
 }
 
-// Fails the connection from our side (RFC 6455 7.1.7): Close with `code`,
-// then drop TCP if the server does not answer within closeTimeout (lws
-// would wait its fixed 5 s).
-int FailOpenConnection(Connection& c, struct lws* wsi, int code, const char* errCode,
-                       const std::string& message) {
+// The connection is failed (RFC 6455 7.1.7) with Close `code`, already set
+// on the wsi: nothing more is processed or answered (lws parses nothing
+// more, deps/patch-lws.py), the Close is the next frame lws writes, TCP is
+// dropped if the server does not answer within closeTimeout (lws would wait
+// its fixed 5 s), and the error reaches JS now, not when the handshake ends.
+void MarkFailed(Connection& c, int code, const char* errCode, const std::string& message) {
   Fail(c, errCode, message);
-  c.closeCode = code;
-  c.closeReason.clear();
-  c.closeSent = true;
-  c.killCause = Cause::kProtocol;
-  lws_close_reason(wsi, static_cast<enum lws_close_status>(code), nullptr, 0);
-  StartTimer(c, c.closeTimer, c.opts->closeTimeoutMs, OnCloseTimeout);
-  return -1;
-}
-
-// Fails the connection from inside CLIENT_RECEIVE. lws 4.3.5 does not
-// reset its rx buffer when RECEIVE returns non-zero: when the chunk ended
-// because that buffer was full, the rest of the frame (still parsed while
-// lws waits for the Close echo) is written past the buffer's end. So return
-// 0, ignore what follows, and send the Close from the next WRITEABLE.
-int FailFromReceive(Connection& c, struct lws* wsi, int code, const char* errCode,
-                    const std::string& message) {
-  Fail(c, errCode, message);
+  c.failed = true;
   c.closeCode = code;
   c.closeReason.clear();
   c.closeSent = true;  // CLIENT_CLOSED reports closeCode, also if TCP drops first
   c.killCause = Cause::kProtocol;
-  c.rxFailPending = true;
+  c.phase = Connection::Phase::kClosing;
   c.rx = std::vector<uint8_t>();
+  c.pongs.clear();
+  lws_sul_cancel(&c.echoTimer.sul);
   StartTimer(c, c.closeTimer, c.opts->closeTimeoutMs, OnCloseTimeout);
-  lws_callback_on_writable(wsi);
-  return 0;
+  c.session.AttemptFailed(c);
+}
+
+// Fails the connection from one of its callbacks: the non-zero return makes
+// lws close it, sending the Close set here (lws 4.3.5 left its rx buffer
+// full and kept filling it past its end after such a return from RECEIVE;
+// patched).
+int FailOpenConnection(Connection& c, struct lws* wsi, int code, const char* errCode,
+                       const std::string& message) {
+  lws_close_reason(wsi, static_cast<enum lws_close_status>(code), nullptr, 0);
+  MarkFailed(c, code, errCode, message);
+  return -1;
+}
+
+// The server's Close was held (see Connection::echoHeld): JS did not
+// confirm within closeTimeout, or the queue did not drain. Echo now.
+void OnEchoTimeout(lws_sorted_usec_list_t* sul) {
+  Connection* c = reinterpret_cast<ConnectionTimer*>(sul)->owner;
+  if (!c->echoHeld || c->closeSent) return;
+  c->echoWaitJs = false;
+  c->echoForced = true;
+  // Should the echo not get out either (a socket that stays full), TCP goes.
+  StartTimer(*c, c->closeTimer, c->opts->closeTimeoutMs, OnCloseTimeout);
+  if (c->wsi) lws_callback_on_writable(c->wsi);
 }
 
 bool HeartbeatBackstopFired(const Connection& c) {
@@ -462,7 +472,7 @@ bool HeartbeatBackstopFired(const Connection& c) {
 
 int OnReceive(Connection& c, struct lws* wsi, const uint8_t* in, size_t len) {
   if (c.phase != Connection::Phase::kOpen && c.phase != Connection::Phase::kClosing) return 0;
-  if (c.rxFailPending) return 0;  // failed: only the Close is left to send
+  if (c.failed || c.echoHeld) return 0;  // lws parses nothing more then; in case
   ProofOfLife(c, wsi);
   // A message starts with the first chunk after the previous message's
   // last. lws's first-fragment flag misses that start when a compressed
@@ -484,11 +494,11 @@ int OnReceive(Connection& c, struct lws* wsi, const uint8_t* in, size_t len) {
   // buffered. (Compressed messages count as they inflate.)
   if (c.rxSize > c.opts->maxPayload ||
       (!c.rxCompressed && lws_remaining_packet_payload(wsi) > c.opts->maxPayload - c.rxSize))
-    return FailFromReceive(c, wsi, 1009, "ERR_MESSAGE_TOO_BIG",
+    return FailOpenConnection(c, wsi, 1009, "ERR_MESSAGE_TOO_BIG",
                               "message exceeds maxPayload (" + std::to_string(c.opts->maxPayload) +
                                   " bytes)");
   if (!c.rxBinary && (!Utf8Feed(c.utf8, in, len) || (final && !c.utf8.complete())))
-    return FailFromReceive(c, wsi, 1007, "ERR_INVALID_UTF8", "text message is not valid UTF-8");
+    return FailOpenConnection(c, wsi, 1007, "ERR_INVALID_UTF8", "text message is not valid UTF-8");
   EventType type = c.rxBinary ? EventType::kBinary : EventType::kText;
   if (first && final) {
     c.session.AttemptMessage(c, type, in, len);
@@ -504,45 +514,65 @@ int OnReceive(Connection& c, struct lws* wsi, const uint8_t* in, size_t len) {
   return 0;
 }
 
-int WritePing(struct lws* wsi, const void* payload, size_t len) {
+// A PING or PONG (payload at most 125 bytes: the façade checks what JS
+// gives, PINGs received are checked by lws).
+int WriteControl(struct lws* wsi, enum lws_write_protocol type, const void* payload, size_t len) {
   uint8_t buf[LWS_PRE + 125];
   if (len > 125) len = 125;
-  memcpy(buf + LWS_PRE, payload, len);
-  return lws_write(wsi, buf + LWS_PRE, len, LWS_WRITE_PING);
+  if (len) memcpy(buf + LWS_PRE, payload, len);
+  return lws_write(wsi, buf + LWS_PRE, len, type);
+}
+
+// Sends the server's Close back (RFC 6455 5.5.1), the same code and reason
+// (1000 for a Close without code: 1005 must not be on the wire).
+int SendEcho(Connection& c, struct lws* wsi) {
+  c.closeSent = true;
+  c.phase = Connection::Phase::kClosing;
+  lws_sul_cancel(&c.echoTimer.sul);
+  int code = c.peerCode == 1005 ? 1000 : c.peerCode;
+  std::string reason = c.peerCode == 1005 ? std::string() : c.peerReason;
+  lws_close_reason(wsi, static_cast<enum lws_close_status>(code),
+                   reinterpret_cast<unsigned char*>(&reason[0]), reason.size());
+  StartTimer(c, c.closeTimer, c.opts->closeTimeoutMs, OnCloseTimeout);
+  return -1;
 }
 
 int OnWritable(Connection& c, struct lws* wsi) {
   if (c.phase != Connection::Phase::kOpen && c.phase != Connection::Phase::kClosing) return 0;
-  if (c.rxFailPending) {  // see FailFromReceive
-    c.rxFailPending = false;
-    lws_close_reason(wsi, static_cast<enum lws_close_status>(c.closeCode), nullptr, 0);
-    return -1;
+  if (c.closeSent) return 0;  // our Close is out (or set): no frame may follow it
+  // Several frames per callback while the socket takes them: a service
+  // iteration per frame would cost a poll() and a callback each. lws
+  // allows back-to-back writes when lws_send_pipe_choked() was asked.
+  // Control frames first: PONGs owed, in order, then our PINGs.
+  int writes = 0;
+  size_t bytes = 0;
+  auto room = [&]() {
+    return writes == 0 ||
+           (writes < kWritesPerCallback && bytes < kBytesPerCallback && !lws_send_pipe_choked(wsi));
+  };
+  while (!c.pongs.empty() && room()) {
+    std::string payload = std::move(c.pongs.front());
+    c.pongs.pop_front();
+    if (WriteControl(wsi, LWS_WRITE_PONG, payload.data(), payload.size()) < 0) return -1;
+    writes++;
+    bytes += payload.size();
   }
-  if (c.heartbeatPing) {
+  if (c.heartbeatPing && room()) {
     c.heartbeatPing = false;
     uint8_t hb[kHeartbeatLen];
     memcpy(hb, kHeartbeatTag, sizeof kHeartbeatTag);
     double sent = c.pingSentMs;
     memcpy(hb + sizeof kHeartbeatTag, &sent, sizeof sent);
-    if (WritePing(wsi, hb, sizeof hb) < 0) return -1;
-    lws_callback_on_writable(wsi);  // there may be more to write
-    return 0;
+    if (WriteControl(wsi, LWS_WRITE_PING, hb, sizeof hb) < 0) return -1;
+    writes++;
   }
-  if (c.pingPending) {
+  if (c.pingPending && room()) {
     c.pingPending = false;
-    if (WritePing(wsi, c.pingPayload.data(), c.pingPayload.size()) < 0) return -1;
-    lws_callback_on_writable(wsi);
-    return 0;
+    if (WriteControl(wsi, LWS_WRITE_PING, c.pingPayload.data(), c.pingPayload.size()) < 0) return -1;
+    writes++;
   }
-  // Several messages per callback while the socket takes them: a service
-  // iteration per message would cost a poll() and a callback each. lws
-  // allows back-to-back writes when lws_send_pipe_choked() was asked.
-  int writes = 0;
-  size_t bytes = 0;
-  while (OutMessage* m = c.session.NextToWrite(c)) {
-    if (writes > 0 &&
-        (writes >= kWritesPerCallback || bytes >= kBytesPerCallback || lws_send_pipe_choked(wsi)))
-      break;
+  while (OutMessage* m = c.echoForced ? nullptr : c.session.NextToWrite(c)) {
+    if (!room()) break;
     size_t remaining = m->size() - m->sent;
     size_t n = remaining < c.opts->fragmentSize ? remaining : c.opts->fragmentSize;
     bool start = m->sent == 0;
@@ -570,6 +600,10 @@ int OnWritable(Connection& c, struct lws* wsi) {
   if (writes > 0) {
     lws_callback_on_writable(wsi);
     return 0;
+  }
+  if (c.echoHeld) {
+    if (c.echoWaitJs) return 0;  // ConnectionEchoReady or the timer asks again
+    return SendEcho(c, wsi);
   }
   if (c.closeRequested && !c.closeSent) {
     c.closeSent = true;
@@ -636,6 +670,7 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
       case LWS_CALLBACK_CLIENT_ESTABLISHED:
       case LWS_CALLBACK_CLIENT_RECEIVE:
       case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+      case LWS_CALLBACK_NLWS_RECEIVE_PING:
       case LWS_CALLBACK_CLIENT_WRITEABLE:
         return -1;
       default:
@@ -681,6 +716,24 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
     }
     case LWS_CALLBACK_CLIENT_RECEIVE:
       return OnReceive(*c, wsi, static_cast<const uint8_t*>(in), len);
+    case LWS_CALLBACK_NLWS_RECEIVE_PING: {
+      // lws hands every PING over (deps/patch-lws.py) instead of keeping
+      // one PONG and dropping the PINGs that arrive while it is pending.
+      if (c->phase != Connection::Phase::kOpen || c->failed || c->echoHeld) return 0;
+      ProofOfLife(*c, wsi);
+      std::string payload(static_cast<const char*>(in), len);
+      if (c->opts->autoPong) ConnectionPong(*c, payload);
+      c->session.AttemptPing(*c, static_cast<const uint8_t*>(in), len);
+      return 0;
+    }
+    case LWS_CALLBACK_NLWS_PROTOCOL_ERROR: {
+      // lws failed the connection itself (reserved bits or opcodes, bad
+      // control frames, ...) and has set Close 1002.
+      if (c->failed || c->closeSent) return 0;  // already closing: that code stands
+      MarkFailed(*c, 1002, "ERR_PROTOCOL",
+                 "protocol error: " + std::string(static_cast<const char*>(in), len));
+      return 0;
+    }
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG: {
       // lws confirms validity for PONGs itself.
       if (c->opts->policy.heartbeatIntervalMs) ProvenAlive(*c);
@@ -690,18 +743,14 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
     case LWS_CALLBACK_CLIENT_WRITEABLE:
       return OnWritable(*c, wsi);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: {
-      // lws echoes this payload after we return 0. It rewrites some invalid
-      // codes to 1002 itself; the rest of RFC 6455 7.4 / 5.5.1 is checked
-      // here, failing the connection instead of echoing a bad frame.
+      // lws echoes this payload after we return 0 (unless held, below).
+      // RFC 6455 7.4 / 5.5.1 is checked here (lws no longer rewrites invalid
+      // codes to 1002 before we see them), failing the connection instead
+      // of echoing a bad frame. lws parses nothing after the first Close
+      // (deps/patch-lws.py), so a second Close in the same segment is never
+      // seen.
       const uint8_t* p = static_cast<const uint8_t*>(in);
-      if (c->rxFailPending) {  // we failed it first: our Close, not an echo
-        c->rxFailPending = false;
-        lws_close_reason(wsi, static_cast<enum lws_close_status>(c->closeCode), nullptr, 0);
-        return -1;
-      }
-      // A second Close (read in the same segment as the first): drop TCP;
-      // the first one's code and reason stand.
-      if (c->peerClosed) return -1;
+      if (c->failed || c->peerClosed) return -1;
       if (len == 1)
         return FailOpenConnection(*c, wsi, 1002, "ERR_PROTOCOL", "Close frame with a 1-byte payload");
       if (len >= 2) {
@@ -719,7 +768,17 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
         c->peerReason.clear();
       }
       c->peerClosed = true;
-      return 0;
+      // Our Close is out or set (simultaneous close): lws answers as usual.
+      if (c->closeSent) return 0;
+      // Hold the echo while JS handles what arrived before the Close (its
+      // replies and what was queued go first), bounded by closeTimeout.
+      if (!c->session.HoldsCloseEcho(*c)) return 0;
+      c->echoHeld = true;
+      c->echoWaitJs = true;
+      c->phase = Connection::Phase::kClosing;
+      StartTimer(*c, c->echoTimer, c->opts->closeTimeoutMs, OnEchoTimeout);
+      lws_callback_on_writable(wsi);  // what is queued goes out meanwhile
+      return LWS_NLWS_HOLD_CLOSE_ECHO;
     }
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
       lws_sul_cancel(&c->handshakeTimer.sul);
@@ -733,7 +792,7 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
     case LWS_CALLBACK_CLIENT_CLOSED:
       if (c->peerClosed) {
         End(*c, Cause::kClose, c->peerCode, c->peerReason);
-      } else if (c->closeSent && c->killCause == Cause::kProtocol) {
+      } else if (c->failed) {
         End(*c, Cause::kProtocol, c->closeCode, "");
       } else if (c->closeSent && c->closeRequested) {
         End(*c, Cause::kUser, c->closeCode, c->closeReason);
@@ -825,6 +884,7 @@ Connection::Connection(Session& s, uint32_t g, std::shared_ptr<const ConnectOpti
 Connection::~Connection() {
   if (!contextGone) {
     lws_sul_cancel(&closeTimer.sul);
+    lws_sul_cancel(&echoTimer.sul);
     lws_sul_cancel(&handshakeTimer.sul);
     lws_sul_cancel(&heartbeatTimer.sul);
   }
@@ -895,6 +955,13 @@ void ConnectionWantWrite(Connection& c) {
 
 void ConnectionClose(Connection& c, int code, const std::string& reason) {
   if (c.closeRequested || c.phase == Connection::Phase::kDone) return;
+  if (c.echoHeld || c.failed) {
+    // The server's Close is being answered, or we failed the connection:
+    // that Close ends it.
+    c.closeRequested = true;
+    ConnectionWantWrite(c);
+    return;
+  }
   if (c.phase != Connection::Phase::kOpen) {
     ConnectionKill(c, Cause::kUser, true);
     return;
@@ -922,6 +989,19 @@ void ConnectionPing(Connection& c, const std::string& payload) {
   ConnectionWantWrite(c);
 }
 
+void ConnectionPong(Connection& c, const std::string& payload) {
+  if (c.phase != Connection::Phase::kOpen || c.failed) return;
+  if (c.pongs.size() >= kMaxPendingPongs) c.pongs.pop_front();
+  c.pongs.push_back(payload);
+  ConnectionWantWrite(c);
+}
+
+void ConnectionEchoReady(Connection& c) {
+  if (!c.echoHeld || !c.echoWaitJs) return;
+  c.echoWaitJs = false;
+  ConnectionWantWrite(c);
+}
+
 void ConnectionPauseRx(Connection& c) {
   if (c.rxPaused || !c.wsi) return;
   c.rxPaused = true;
@@ -936,6 +1016,7 @@ void ConnectionResumeRx(Connection& c) {
 
 void ConnectionDetach(Connection& c) {
   lws_sul_cancel(&c.closeTimer.sul);
+  lws_sul_cancel(&c.echoTimer.sul);
   lws_sul_cancel(&c.handshakeTimer.sul);
   lws_sul_cancel(&c.heartbeatTimer.sul);
   c.contextGone = true;

@@ -15,6 +15,9 @@
 
 namespace nlws {
 
+// PONG payloads a connection holds at most (see Connection::pongs).
+constexpr size_t kMaxPendingPongs = 32;
+
 class ServiceThread;
 class Session;
 struct Connection;
@@ -48,7 +51,6 @@ struct Connection {
   bool rxInMessage = false;  // between a message's first and last chunk
   bool rxBinary = false;
   bool rxCompressed = false;  // RSV1 on the message's first frame
-  bool rxFailPending = false;  // failed while receiving: send the Close when writable
   Utf8State utf8;
   bool rxPaused = false;
 
@@ -57,6 +59,10 @@ struct Connection {
   std::vector<uint8_t> scratch;  // fragment copies: lws masks in place
   std::string pingPayload;
   bool pingPending = false;
+  // PONGs owed, oldest first: every PING is answered in order; under a
+  // flood the oldest are dropped (RFC 6455 5.5.3 allows answering only the
+  // most recent), so at most kMaxPendingPongs payloads are held.
+  std::deque<std::string> pongs;
 
   // Heartbeat.
   double lastLifeMs = 0;      // last proof of life (wall clock)
@@ -70,6 +76,13 @@ struct Connection {
   int closeCode = 1000;
   std::string closeReason;
   bool closeSent = false;
+  bool failed = false;          // we failed it (Close 1002/1007/1009 set): nothing more is processed
+  // The server's Close, echoed once JS has handled what arrived before it
+  // (so replies from its handlers go out first) and the queue is written,
+  // or at closeTimeout.
+  bool echoHeld = false;
+  bool echoWaitJs = false;      // JS has not yet confirmed
+  bool echoForced = false;      // closeTimeout ran out: echo without writing more
   bool killed = false;          // being dropped: every further callback fails
   Cause killCause = Cause::kNetwork;
   bool peerClosed = false;
@@ -89,6 +102,7 @@ struct Connection {
   bool contextGone = false;
 
   ConnectionTimer closeTimer{};
+  ConnectionTimer echoTimer{};
   ConnectionTimer handshakeTimer{};
   ConnectionTimer heartbeatTimer{};
 };
@@ -105,6 +119,10 @@ void ConnectionClose(Connection& c, int code, const std::string& reason);
 // Drops the attempt without a closing handshake; `cause` is reported.
 void ConnectionKill(Connection& c, Cause cause, bool quiet);
 void ConnectionPing(Connection& c, const std::string& payload);
+// Queues a PONG (JS's pong(), or the answer to a PING).
+void ConnectionPong(Connection& c, const std::string& payload);
+// JS has handled the events that arrived before the server's Close.
+void ConnectionEchoReady(Connection& c);
 void ConnectionResumeRx(Connection& c);
 void ConnectionPauseRx(Connection& c);
 // The context is about to be destroyed: detach from lws without callbacks.

@@ -219,6 +219,8 @@ void ServiceThread::Handle(Command& cmd) {
     case CommandType::kClose: s->Close(cmd.code, cmd.text); break;
     case CommandType::kTerminate: s->Terminate(); break;
     case CommandType::kPing: s->Ping(cmd.text); break;
+    case CommandType::kPong: s->Pong(cmd.text); break;
+    case CommandType::kCloseEcho: s->CloseEchoReady(cmd.generation); break;
     case CommandType::kAck: s->Ack(cmd.bytes); break;
     case CommandType::kResolved:
       s->Resolved(cmd.generation, cmd.code ? "" : cmd.text, cmd.code ? cmd.text : "");

@@ -327,6 +327,32 @@ void Session::AttemptPong(Connection& c, const uint8_t* data, size_t len) {
   service.events().Add(EventType::kPong, id, rtt, data, len);
 }
 
+void Session::AttemptPing(Connection& c, const uint8_t* data, size_t len) {
+  if (!Delivers(c)) return;
+  service.events().Add(EventType::kPing, id, 0, data, len);
+  // Counted like a message: a PING flood JS does not keep up with pauses
+  // reading like a message flood does.
+  RxAdded(c, len + kMessageOverhead);
+}
+
+void Session::AttemptFailed(Connection& c) {
+  if (&c != current_.get() || c.errorJson.empty()) return;
+  Emit(EventType::kError, c.generation, c.errorJson);
+  c.errorJson.clear();
+}
+
+bool Session::HoldsCloseEcho(Connection& c) {
+  if (&c != current_.get() || draining_ || state_ == SessionState::kClosed) return false;
+  Emit(EventType::kCloseReceived, c.generation, "");
+  return true;
+}
+
+void Session::CloseEchoReady(uint32_t generation) {
+  if (current_ && current_->generation == generation) ConnectionEchoReady(*current_);
+  for (auto& r : retiring_)
+    if (r->generation == generation) ConnectionEchoReady(*r);
+}
+
 void Session::RxAdded(Connection& c, uint64_t bytes) {
   rxUnacked_ += bytes;
   if (rxUnacked_ > opts->rxHighWater) {
@@ -435,11 +461,16 @@ void Session::ExpireQueue() {
 }
 
 void Session::Flush() {
-  if (current_ && current_->phase == Connection::Phase::kOpen) ConnectionWantWrite(*current_);
+  // Also while closing: a held Close echo waits for what is queued.
+  if (current_) ConnectionWantWrite(*current_);
 }
 
 void Session::Ping(const std::string& payload) {
   if (current_ && current_->phase == Connection::Phase::kOpen) ConnectionPing(*current_, payload);
+}
+
+void Session::Pong(const std::string& payload) {
+  if (current_) ConnectionPong(*current_, payload);
 }
 
 std::string Session::AttemptJson(const AttemptEnd& end) const {

@@ -55,6 +55,9 @@ class Session {
   void Close(int code, const std::string& reason);
   void Terminate();
   void Ping(const std::string& payload);
+  void Pong(const std::string& payload);
+  // JS has handled the events before attempt `generation`'s kCloseReceived.
+  void CloseEchoReady(uint32_t generation);
   void Ack(uint64_t bytes);
   void Resolved(uint32_t generation, const std::string& address, const std::string& error);
   // `errorCode`: the error's code when JS refused the attempt (a redirect
@@ -71,6 +74,13 @@ class Session {
   void AttemptMessage(Connection& c, EventType type, const uint8_t* data, size_t len);
   void AttemptMessageOwned(Connection& c, EventType type, std::vector<uint8_t>&& data);
   void AttemptPong(Connection& c, const uint8_t* data, size_t len);
+  void AttemptPing(Connection& c, const uint8_t* data, size_t len);
+  // The attempt failed the connection (its Close is set): its error goes to
+  // JS now rather than when the close handshake ends.
+  void AttemptFailed(Connection& c);
+  // Whether the server's Close on `c` waits for JS (see Connection::echoHeld);
+  // if so, tells JS.
+  bool HoldsCloseEcho(Connection& c);
   void AttemptEnded(Connection& c, AttemptEnd&& end);
   // The message `c` should write next (priority sends, then the queue once
   // the backlog may flush), or nullptr.
