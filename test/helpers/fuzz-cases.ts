@@ -20,6 +20,8 @@ export type Ending = 'end' | 'destroy' | 'hang';
 export interface FuzzClientOptions {
   maxPayload?: number | undefined;
   perMessageDeflate: boolean;
+  /** false: the fuzz client answers PINGs with pong() from its 'ping' listener. */
+  autoPong: boolean;
   handshakeTimeout: number;
   closeTimeout: number;
   heartbeat: false | { intervalMs: number; timeoutMs: number };
@@ -309,6 +311,11 @@ function mutation(rng: Prng, maxPayload: number | undefined, steps: string[]): B
     [2, 'random-bytes'],
     [2, 'compressed-garbage'],
     [1, 'over-max-payload'],
+    [2, 'ping-burst'],
+    [1, 'ping-flood'],
+    [2, 'two-closes'],
+    [1, 'rsv1-continuation'],
+    [1, 'stalled-bad-text'],
   ]);
   const payload = (): Buffer => rng.bytes(rng.length(300));
   switch (kind) {
@@ -408,6 +415,33 @@ function mutation(rng: Prng, maxPayload: number | undefined, steps: string[]): B
       steps.push(`${bytes.length} random bytes`);
       return bytes;
     }
+    case 'ping-burst': {
+      const n = rng.range(2, 64);
+      steps.push(`${n} PINGs in a row`);
+      return Buffer.concat(Array.from({ length: n }, () => F.ping(rng.bytes(rng.range(0, 125)))));
+    }
+    case 'ping-flood': {
+      const n = rng.range(1000, 5000);
+      steps.push(`${n} PINGs of 125 B`);
+      const one = F.ping(rng.bytes(125));
+      return Buffer.concat(Array.from({ length: n }, () => one));
+    }
+    case 'two-closes': {
+      const a = rng.pick(VALID_CLOSE_CODES);
+      const b = rng.pick([...VALID_CLOSE_CODES, ...INVALID_CLOSE_CODES]);
+      steps.push(`close ${a}, then close ${b}`);
+      return Buffer.concat([F.close(a, 'first'), F.close(b, 'second')]);
+    }
+    case 'rsv1-continuation': {
+      steps.push('text start, then a continuation with RSV1');
+      return Buffer.concat([F.text('start', { fin: false }), F.continuation(payload(), true, { rsv1: true })]);
+    }
+    case 'stalled-bad-text': {
+      const declared = rng.range(3000, 100_000);
+      const bad = rng.pick([Buffer.from([0x61, 0xff]), Buffer.from([0xe2, 0x28]), Buffer.from([0xed, 0xa0])]);
+      steps.push(`text frame declaring ${declared} B, only ${bad.toString('hex')} of it sent`);
+      return F.encodeFrame({ opcode: Opcode.Text, payload: bad, declaredLength: declared });
+    }
     case 'compressed-garbage': {
       const body = rng.bytes(rng.range(1, 500));
       steps.push(`RSV1 (compressed) frame of ${body.length} random bytes`);
@@ -456,6 +490,7 @@ function clientOptions(rng: Prng, kind: FuzzCase['kind']): FuzzClientOptions {
     followRedirects: true,
     maxPayload: rng.pick([undefined, 1024, 64 * 1024, 1024 * 1024]),
     perMessageDeflate: rng.chance(0.5),
+    autoPong: rng.chance(0.8),
     handshakeTimeout: 2000,
     closeTimeout: 1000,
     // A silent server after open is dropped by the heartbeat; valid cases
