@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Changes to lws 4.3.5's client, applied at build time: two speed-ups of the
-data path and six fixes.
+data path and eight fixes.
 
 1. A bulk-payload path in the client frame parser (client-ws.c).
 
@@ -117,6 +117,26 @@ A Close set by lws_close_reason() while lws still held unsent output
 (a partly written frame) was skipped: lws flushed the output, then dropped
 TCP. The Close now follows the output.
 
+9. permessage-deflate send: an empty message after a non-empty one
+(extension-permessage-deflate.c). A message ends with a sync flush, whose
+last four bytes (00 00 ff ff) are not sent (RFC 7692 7.2.1): for an empty
+message that leaves 00, an empty stored block without them. But after a
+message zlib is flushed already, and a flush with no new input writes
+nothing (zlib returns Z_BUF_ERROR): lws sent an empty RSV1 frame, which the
+receiver's inflater, putting back 00 00 ff ff, reads as the start of a
+stored block of 0xff00 bytes; the next message then fails (Python websockets
+closes 1002, faye 1010, ws throws Z_DATA_ERROR). Now the flush's empty
+stored block is written when zlib wrote nothing, and lws's trim leaves 00.
+
+10. permessage-deflate: an inflate error names itself (lws-callbacks.h,
+extension-permessage-deflate.c, client-parser-ws.c). lws dropped TCP on
+corrupt compressed data: close 1006, as if the network had failed. zlib's
+error now reaches the protocol callback as LWS_CALLBACK_NLWS_INFLATE_FAILED
+(in: zlib's message), whose handler may set a close reason; lws then sends
+that Close instead of dropping TCP. As after the failures of fix 8, the
+receive buffer is reset (lws left it as it was on this path, and the rest of
+the frame would have been written past its end) and nothing more is parsed.
+
 Usage: patch-lws.py <lws source dir>. Fails unless each anchor occurs
 exactly once; a second run on a patched tree changes nothing.
 """
@@ -223,6 +243,17 @@ PMD_STATE = PMD_STATE_ANCHOR + "\t" + PMD_STATE_MARK + """
 \tunsigned char rx_stream_end:1; /* a BFINAL block ended the stream */
 """
 
+# What the inflate step does when zlib fails (fix 10).
+INFLATE_FAILED = """if (wsi->a.protocol && wsi->a.protocol->callback) {
+\t\t\t\tconst char *zm = priv->rx.msg ? priv->rx.msg :
+\t\t\t\t\t\t\t\t"inflate failed";
+
+\t\t\t\twsi->a.protocol->callback(wsi,
+\t\t\t\t\tLWS_CALLBACK_NLWS_INFLATE_FAILED,
+\t\t\t\t\twsi->user_space, (void *)zm, strlen(zm));
+\t\t\t}
+\t\t\treturn PMDR_FAILED;"""
+
 # lws's inflate step, from hooking up input to the end of PAYLOAD_RX.
 RX_DRAIN_MARK = "/* node-libwebsockets: inflate to the end of the message */"
 RX_DRAIN_START = "\t\tif (!priv->rx.avail_in && pmdrx->eb_in.token && pmdrx->eb_in.len) {\n"
@@ -272,7 +303,7 @@ RX_DRAIN = "\t\t" + RX_DRAIN_MARK + """
 \t\tcase Z_MEM_ERROR:
 \t\t\tlwsl_wsi_err(wsi, "zlib error inflate %d: \\"%s\\"",
 \t\t\t\t  n, priv->rx.msg);
-\t\t\treturn PMDR_FAILED;
+\t\t\t""" + INFLATE_FAILED + """
 \t\t}
 
 \t\tif (!priv->rx_tail_fed) {
@@ -351,6 +382,58 @@ DRAIN_EMPTY = "\t\t\t" + DRAIN_EMPTY_MARK + """
 \t\t\t\tgoto already_done;
 \t\t\t}
 """
+
+# -- 9: permessage-deflate send ---------------------------------------------
+
+EMPTY_MARK = "/* node-libwebsockets: an empty message after a flushed one */"
+EMPTY_ANCHOR = """\t\tif (m == Z_SYNC_FLUSH && !(len & LWS_WRITE_NO_FIN) && !pen &&
+\t\t    pmdrx->eb_out.len < 4) {
+"""
+EMPTY = "\t\t" + EMPTY_MARK + """
+\t\tif (m == Z_SYNC_FLUSH && !pen && !pmdrx->eb_out.len) {
+\t\t\t/*
+\t\t\t * zlib, flushed already, wrote nothing: write the empty
+\t\t\t * stored block a flush makes (its tail is cut below)
+\t\t\t */
+\t\t\tstatic const unsigned char flush[] = { 0, 0, 0, 0xff, 0xff };
+
+\t\t\tmemcpy(priv->tx.next_out, flush, sizeof(flush));
+\t\t\tpriv->tx.next_out += sizeof(flush);
+\t\t\tpriv->tx.avail_out -= (uInt)sizeof(flush);
+\t\t\tpmdrx->eb_out.len = (int)sizeof(flush);
+\t\t}
+""" + EMPTY_ANCHOR
+
+# -- 10: permessage-deflate inflate errors -----------------------------------
+
+INFLATE_CB_MARK = "/* node-libwebsockets: inflate failed */"
+INFLATE_CB_ANCHOR = "\t/****** add new things just above ---^ ******/\n"
+INFLATE_CB = "\t" + INFLATE_CB_MARK + """
+\tLWS_CALLBACK_NLWS_INFLATE_FAILED		= 1003,
+\t/**< permessage-deflate could not inflate what the peer sent; in is
+\t * zlib's message. Set a close reason (lws_close_reason()) to have lws
+\t * close with it; else it drops the connection. The return is ignored.
+\t */
+
+""" + INFLATE_CB_ANCHOR
+
+EXT_FAIL_MARK = "/* node-libwebsockets: close with the reason set */"
+EXT_FAIL_ANCHOR = """\t\t\tif (n < 0) {
+\t\t\t\twsi->socket_is_permanently_unusable = 1;
+\t\t\t\treturn -1;
+\t\t\t}
+"""
+EXT_FAIL = """\t\t\tif (n < 0) {
+\t\t\t\t""" + EXT_FAIL_MARK + """
+\t\t\t\twsi->ws->rx_ubuf_head = 0;
+\t\t\t\twsi->ws->nlws_rx_done = 1;
+\t\t\t\tlws_remove_wsi_from_draining_ext_list(wsi);
+\t\t\t\tif (!wsi->ws->close_in_ping_buffer_len)
+\t\t\t\t\twsi->socket_is_permanently_unusable = 1;
+\t\t\t\treturn -1;
+\t\t\t}
+"""
+
 
 def patch_span(path, mark, start, end, replacement, what):
     """Replaces the text from `start` up to (not including) `end`."""
@@ -685,6 +768,10 @@ def main():
     patch_all(ws / "client-parser-ws.c", FAIL_MARK, FAIL_PARSER, "protocol errors fail with 1002")
     patch_all(ws / "client-ws.c", FAIL_MARK, FAIL_READ, "input after a failure is discarded")
     patch_all(root / "lib" / "core-net" / "close.c", FAIL_MARK, FAIL_CLOSE, "a Close follows buffered output")
+    patch(pmd, EMPTY_MARK, EMPTY_ANCHOR, EMPTY, "empty messages after a flush sent as 00")
+    patch(Path(sys.argv[1]) / "include" / "libwebsockets" / "lws-callbacks.h", INFLATE_CB_MARK, INFLATE_CB_ANCHOR,
+          INFLATE_CB, "inflate failure callback added")
+    patch(ws / "client-parser-ws.c", EXT_FAIL_MARK, EXT_FAIL_ANCHOR, EXT_FAIL, "extension failures close politely")
 
 
 main()

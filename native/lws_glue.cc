@@ -579,13 +579,18 @@ int OnWritable(Connection& c, struct lws* wsi) {
     bool end = m->sent + n == m->size();
     int flags = lws_write_ws_flags(m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, start, end);
     uint8_t* p;
-    if (start && end) {
+    if (start && end && !c.deflating) {
       // One frame: lws writes the header into the headroom and masks the
       // payload in place; the message is done with after this write.
       p = m->payload();
     } else {
       // A fragment: copy it, so the message stays intact for a resend if
-      // this connection dies before its last fragment.
+      // this connection dies before its last fragment. With
+      // permessage-deflate every write is a copy: lws deflates 1 KiB per
+      // writeable round, so zlib still points into the input after
+      // lws_write() returns, and the message may be freed below. The copy
+      // lives until the next write, which waits for that drain
+      // (lws_send_pipe_choked() says so).
       c.scratch.resize(LWS_PRE + n);
       memcpy(c.scratch.data() + LWS_PRE, m->payload() + m->sent, n);
       p = c.scratch.data() + LWS_PRE;
@@ -698,7 +703,9 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
       std::string j = "{\"protocol\":";
       AppendJsonString(j, CopyToken(wsi, WSI_TOKEN_PROTOCOL));
       j += ",\"extensions\":";
-      AppendJsonString(j, CopyToken(wsi, WSI_TOKEN_EXTENSIONS));
+      std::string extensions = CopyToken(wsi, WSI_TOKEN_EXTENSIONS);
+      c->deflating = extensions.find("permessage-deflate") != std::string::npos;
+      AppendJsonString(j, extensions);
       j += ",\"headers\":" + HeadersJson(wsi);
       c->openInfo = std::move(j);  // the session completes the object
       return 0;
@@ -734,6 +741,15 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
                  "protocol error: " + std::string(static_cast<const char*>(in), len));
       return 0;
     }
+    case LWS_CALLBACK_NLWS_INFLATE_FAILED:
+      // The server's compressed data does not inflate (deps/patch-lws.py,
+      // 10): Close 1007 and ERR_INFLATE, as ws does. lws sends the Close
+      // and parses nothing more.
+      if (c->failed || c->closeSent || c->peerClosed) return 0;
+      FailOpenConnection(*c, wsi, 1007, "ERR_INFLATE",
+                         "permessage-deflate: the server's compressed data does not inflate (zlib: " +
+                             std::string(static_cast<const char*>(in), len) + ")");
+      return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG: {
       // lws confirms validity for PONGs itself.
       if (c->opts->policy.heartbeatIntervalMs) ProvenAlive(*c);

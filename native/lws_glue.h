@@ -57,6 +57,7 @@ struct Connection {
   // Sending.
   std::deque<std::unique_ptr<OutMessage>> priority;  // onOpen's sends
   std::vector<uint8_t> scratch;  // fragment copies: lws masks in place
+  bool deflating = false;        // permessage-deflate negotiated
   std::string pingPayload;
   bool pingPending = false;
   // PONGs owed, oldest first: every PING is answered in order; under a

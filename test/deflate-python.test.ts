@@ -12,7 +12,7 @@
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectOnce, type WebSocketClient, type WebSocketError } from './lib';
+import { connectOnce, type ConnectOptions, type WebSocketClient, type WebSocketError } from './lib';
 import { killAll } from './helpers/child';
 import { cutOffsets, describeSpecs, materialize, MiB, paramsArb, sequenceArb, type DeflateParams, type MessageSpec } from './helpers/deflate-messages';
 import { digest, PyWsServer, type PyEvent } from './helpers/py-ws-server';
@@ -42,7 +42,7 @@ interface Session {
   extensions: string;
 }
 
-async function open(params: DeflateParams | null): Promise<Session> {
+async function open(params: DeflateParams | null, options: ConnectOptions = {}): Promise<Session> {
   const py = await PyWsServer.start(
     params
       ? {
@@ -53,7 +53,7 @@ async function open(params: DeflateParams | null): Promise<Session> {
         }
       : {},
   );
-  const client = connectOnce(py.url);
+  const client = connectOnce(py.url, options);
   clients.push(client);
   const received = new AsyncQueue<Received>('message from python server', T);
   const errors: WebSocketError[] = [];
@@ -76,6 +76,13 @@ async function expectMessage(s: Session, want: Buffer, binary: boolean, what: st
   const got = typeof m.data === 'string' ? Buffer.from(m.data) : m.data;
   expect({ what, binary: m.isBinary, length: got.length }).toEqual({ what, binary, length: want.length });
   expect(digest(got), what).toBe(digest(want));
+}
+
+/** The server's next message must be `want` (type, length, SHA-256). */
+async function expectAtServer(s: Session, want: Buffer, binary: boolean, what: string): Promise<void> {
+  const e = await s.py.events.next(T);
+  expect({ what, event: e.event, binary: e.binary, length: e.length }).toEqual({ what, event: 'message', binary, length: want.length });
+  expect(e.sha256, what).toBe(digest(want));
 }
 
 async function finish(s: Session): Promise<void> {
@@ -147,4 +154,42 @@ describe('round trips through permessage-deflate against Python websockets (fast
     );
     console.log(`deflate (python websockets, server to client): ${runs} sequences, ${messages} messages, ${(bytes / MiB).toFixed(1)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`);
   }, 180_000);
+
+  it('client to server: the server gets every message with its type and bytes, in order', async () => {
+    let messages = 0;
+    let bytes = 0;
+    const started = performance.now();
+    const fragmentSizeArb = fc.constantFrom(64 * 1024, 64 * 1024, 16 * 1024, 4096, 1000);
+    const runs = await check(
+      fc.asyncProperty(paramsArb(9), fragmentSizeArb, sequenceArb(40), async (params, fragmentSize, specs: MessageSpec[]) => {
+        const s = await open(params, { fragmentSize });
+        try {
+          const sent = specs.map(materialize);
+          specs.forEach((m, i) => {
+            const data = sent[i] as Buffer;
+            s.client.send(m.binary ? data : data.toString('utf8'), { binary: m.binary });
+          });
+          for (let i = 0; i < specs.length; i++) {
+            const m = specs[i] as MessageSpec;
+            await expectAtServer(s, sent[i] as Buffer, m.binary, `message ${i} of ${describeSpecs(specs)} (${JSON.stringify(params)}, fragmentSize ${fragmentSize})`);
+            bytes += m.size;
+          }
+          messages += specs.length;
+          await finish(s);
+        } finally {
+          s.client.terminate();
+          await s.py.stop();
+        }
+      }),
+      40,
+    );
+    console.log(`deflate (python websockets, client to server): ${runs} sequences, ${messages} messages, ${(bytes / MiB).toFixed(1)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`);
+  }, 180_000);
+
+  it("'hello', '', 'x': the server gets all three", async () => {
+    const s = await open(null);
+    for (const m of ['hello', '', 'x']) s.client.send(m);
+    for (const m of ['hello', '', 'x']) await expectAtServer(s, Buffer.from(m), false, JSON.stringify(m));
+    await finish(s);
+  });
 });

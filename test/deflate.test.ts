@@ -12,10 +12,10 @@
  * DEFLATE_RUNS=<n> runs each property longer.
  */
 import { createHash } from 'node:crypto';
-import { constants as zlib, deflateRawSync } from 'node:zlib';
+import { constants as zlib, createInflateRaw, deflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectOnce, type WebSocketClient, type WebSocketError } from './lib';
+import { connectOnce, type ConnectOptions, type WebSocketClient, type WebSocketError } from './lib';
 import {
   cutOffsets,
   describeSpecs,
@@ -60,10 +60,13 @@ interface Session {
   errors: WebSocketError[];
 }
 
-async function open(perMessageDeflate: NonNullable<Parameters<typeof startWsServer>[0]>['perMessageDeflate']): Promise<Session> {
+async function open(
+  perMessageDeflate: NonNullable<Parameters<typeof startWsServer>[0]>['perMessageDeflate'],
+  options: ConnectOptions = {},
+): Promise<Session> {
   const server = await startWsServer({ perMessageDeflate, defaultTimeoutMs: T });
   servers.push(server);
-  const client = connectOnce(server.url);
+  const client = connectOnce(server.url, options);
   clients.push(client);
   const received = new AsyncQueue<Received>('message from server', T);
   const errors: WebSocketError[] = [];
@@ -90,6 +93,18 @@ async function expectMessage(s: Session, want: Buffer, binary: boolean, what: st
   const got = typeof m.data === 'string' ? Buffer.from(m.data) : m.data;
   expect({ what, binary: m.isBinary, length: got.length }).toEqual({ what, binary, length: want.length });
   expect(sha(got), what).toBe(sha(want));
+}
+
+/** The server's next message must be `want` (type, length, bytes). */
+async function expectAtServer(s: Session, want: Buffer, binary: boolean, what: string): Promise<void> {
+  const m = await s.conn.nextMessage(T);
+  expect({ what, binary: m.isBinary, length: m.data.length }).toEqual({ what, binary, length: want.length });
+  expect(sha(m.data), what).toBe(sha(want));
+}
+
+/** Sends `data` as text (a string: send() takes text as strings) or binary. */
+function sendFromClient(s: Session, data: Buffer, binary: boolean): void {
+  s.client.send(binary ? data : data.toString('utf8'), { binary });
 }
 
 /** A record of ~50 bytes, as the issue's feeds sent. */
@@ -169,6 +184,150 @@ describe('permessage-deflate: a DEFLATE block with BFINAL set (RFC 7692 7.2.3.3)
   });
 });
 
+describe('permessage-deflate from the client (issue 15)', () => {
+  // zlib writes nothing for an empty message after a flushed one; lws sent
+  // that as an empty RSV1 frame, which the server's inflater reads as the
+  // start of a stored block: the next message failed (Python websockets
+  // 1002, faye 1010, ws Z_DATA_ERROR). It must be the byte 00, an empty
+  // stored block without its tail (deps/patch-lws.py, 9).
+  it("'hello', '', 'x', '', '': each empty message is the byte 00 on the wire, and the stream inflates to all five", async () => {
+    const server = await startRawServer(null, { defaultTimeoutMs: T });
+    servers.push(server);
+    const client = connectOnce(server.url);
+    clients.push(client);
+    const conn = await server.nextConnection(T);
+    conn.accept({ 'Sec-WebSocket-Extensions': 'permessage-deflate' });
+    await withTimeout(client.opened, T, 'opened');
+    const sent = ['hello', '', 'x', '', ''];
+    for (const m of sent) client.send(m);
+    const inflater = createInflateRaw();
+    const payloads: Buffer[] = [];
+    for (const m of sent) {
+      const frame = await conn.nextFrame(T);
+      expect({ fin: frame.fin, rsv: frame.rsv, opcode: frame.opcode }).toEqual({ fin: true, rsv: 0b100, opcode: F.Opcode.Text });
+      payloads.push(frame.payload);
+      // Inflated as a receiver does: the stream goes on, with the tail put back.
+      const out = await inflateSome(inflater, Buffer.concat([frame.payload, Buffer.from([0, 0, 0xff, 0xff])]));
+      expect(out.toString(), JSON.stringify(m)).toBe(m);
+    }
+    expect(payloads[1]).toEqual(Buffer.from([0]));
+    expect(payloads[3]).toEqual(Buffer.from([0]));
+    expect(payloads[4]).toEqual(Buffer.from([0]));
+    inflater.close();
+  });
+
+  it("the same against ws's server: 'hello', '', 'x' all arrive", async () => {
+    const s = await open({ threshold: 0 });
+    for (const m of ['hello', '', 'x']) s.client.send(m);
+    for (const m of ['hello', '', 'x']) await expectAtServer(s, Buffer.from(m), false, JSON.stringify(m));
+    expect(s.conn.errors.map((e) => e.message)).toEqual([]);
+    await finish(s);
+  });
+});
+
+describe('compressed data that does not inflate (issue 15)', () => {
+  // lws dropped TCP (1006, cause network, no error). Now: Close 1007 and an
+  // error of its own, as ws does (deps/patch-lws.py, 10).
+  async function corrupt(frames: Buffer[]): Promise<{ code: number; errors: WebSocketError[]; messages: Received[]; wire: number | undefined }> {
+    const server = await startRawServer(null, { defaultTimeoutMs: T });
+    servers.push(server);
+    const client = connectOnce(server.url);
+    clients.push(client);
+    const errors: WebSocketError[] = [];
+    const messages: Received[] = [];
+    client.on('error', (e) => errors.push(e));
+    client.on('message', (data, isBinary) => messages.push({ data, isBinary }));
+    const closed = once<[number, string]>(client, 'close', T, { rejectOnError: false });
+    const conn = await server.nextConnection(T);
+    conn.accept({ 'Sec-WebSocket-Extensions': 'permessage-deflate' });
+    await withTimeout(client.opened, T, 'opened');
+    for (const f of frames) conn.write(f);
+    let wire: number | undefined;
+    for (;;) {
+      const frame = await conn.nextFrame(T);
+      if (frame.opcode !== F.Opcode.Close) continue;
+      wire = F.parseClose(frame.payload).code;
+      break;
+    }
+    conn.write(F.close(wire ?? 1000));
+    conn.end();
+    const [code] = await closed;
+    return { code, errors, messages, wire };
+  }
+
+  it('an invalid DEFLATE block: Close 1007 on the wire, close 1007 and ERR_INFLATE with zlib\'s reason', async () => {
+    const ok = Buffer.from('before');
+    const r = await corrupt([F.text(compressTail(ok), { rsv1: true }), F.text(Buffer.from([0xff, 0xee, 0xdd]), { rsv1: true }), F.text('after')]);
+    expect(r.wire).toBe(1007);
+    expect(r.code).toBe(1007);
+    expect(r.errors.map((e) => e.code)).toEqual(['ERR_INFLATE']);
+    expect(r.errors[0]?.message).toMatch(/zlib: invalid block type/);
+    expect(r.messages).toEqual([{ data: 'before', isBinary: false }]);
+  });
+
+  // The failure comes in the first 2 KiB of a 70 KB frame; lws parses the
+  // rest of it while waiting for the Close echo (its receive buffer was left
+  // full on this path: the rest would have been written past its end).
+  it('garbage at the start of a 70 KB compressed frame, then more frames: Close 1007, nothing after it delivered', async () => {
+    const garbage = Buffer.concat([Buffer.from([0xff]), materialize({ binary: true, size: 70_000, style: 'random', seed: 3, cuts: [] })]);
+    const more = compressTail(Buffer.from('more'));
+    const r = await corrupt([F.binary(garbage, { rsv1: true }), F.binary(more, { rsv1: true }), F.text('plain')]);
+    expect(r.wire).toBe(1007);
+    expect(r.code).toBe(1007);
+    expect(r.errors.map((e) => e.code)).toEqual(['ERR_INFLATE']);
+    expect(r.messages).toEqual([]);
+  });
+});
+
+describe('compressed data that does not inflate, with the server\'s Close right behind it', () => {
+  // In the same segment: lws drops what follows the failure, sends our
+  // Close, and the server's end of TCP answers it. (A Close read after the
+  // failure while ours is still queued would have lws echo theirs in place
+  // of ours: the glue drops TCP then, and our code stands.)
+  it('close 1007 and ERR_INFLATE, not the server\'s code', async () => {
+    const server = await startRawServer(null, { defaultTimeoutMs: T });
+    servers.push(server);
+    const client = connectOnce(server.url);
+    clients.push(client);
+    const errors: WebSocketError[] = [];
+    client.on('error', (e) => errors.push(e));
+    const closed = once<[number, string]>(client, 'close', T, { rejectOnError: false });
+    const conn = await server.nextConnection(T);
+    conn.accept({ 'Sec-WebSocket-Extensions': 'permessage-deflate' });
+    await withTimeout(client.opened, T, 'opened');
+    conn.write(Buffer.concat([F.text(Buffer.from([0xff, 0xee]), { rsv1: true }), F.close(4001, 'bye')]));
+    conn.end();
+    expect((await closed)[0]).toBe(1007);
+    expect(errors.map((e) => e.code)).toEqual(['ERR_INFLATE']);
+  });
+});
+
+/** Compressed as a permessage-deflate sender does: a sync flush, its 00 00 ff ff cut. */
+function compressTail(data: Buffer): Buffer {
+  const out = deflateRawSync(data, { finishFlush: zlib.Z_SYNC_FLUSH });
+  return out.subarray(0, out.length - 4);
+}
+
+/** Writes `input` to a raw inflate stream and collects what it gives for it (flushed). */
+function inflateSome(inflater: ReturnType<typeof createInflateRaw>, input: Buffer): Promise<Buffer> {
+  return withTimeout(
+    new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const onData = (d: Buffer): void => void chunks.push(d);
+      inflater.on('data', onData);
+      inflater.once('error', reject);
+      inflater.write(input);
+      inflater.flush(zlib.Z_SYNC_FLUSH, () => {
+        inflater.off('data', onData);
+        inflater.off('error', reject);
+        resolve(Buffer.concat(chunks));
+      });
+    }),
+    T,
+    'inflate',
+  );
+}
+
 /** fc.assert with the fixed seed; the failure names the seed and how to replay. */
 async function check<Ts extends [unknown, ...unknown[]]>(property: fc.IAsyncProperty<Ts>, numRuns: number): Promise<number> {
   const runs = RUNS ?? numRuns;
@@ -230,5 +389,36 @@ describe('round trips through permessage-deflate against ws (fast-check)', () =>
       100,
     );
     console.log(`deflate (ws, server to client): ${runs} sequences, ${messages} messages, ${(bytes / MiB).toFixed(1)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`);
+  }, 180_000);
+
+  it('client to server: the server gets every message with its type and bytes, in order', async () => {
+    let messages = 0;
+    let bytes = 0;
+    const started = performance.now();
+    // The client cuts messages into frames of fragmentSize bytes (before compression).
+    const fragmentSizeArb = fc.constantFrom(64 * 1024, 64 * 1024, 16 * 1024, 4096, 1000);
+    const runs = await check(
+      fc.asyncProperty(paramsArb(), fragmentSizeArb, sequenceArb(40), async (params, fragmentSize, specs: MessageSpec[]) => {
+        const s = await open(serverOptions(params, 0), { fragmentSize });
+        try {
+          expectNegotiated(s.client.extensions, params);
+          const sent = specs.map(materialize);
+          specs.forEach((m, i) => sendFromClient(s, sent[i] as Buffer, m.binary));
+          for (let i = 0; i < specs.length; i++) {
+            const m = specs[i] as MessageSpec;
+            await expectAtServer(s, sent[i] as Buffer, m.binary, `message ${i} of ${describeSpecs(specs)} (${JSON.stringify(params)}, fragmentSize ${fragmentSize})`);
+            bytes += m.size;
+          }
+          messages += specs.length;
+          expect(s.conn.errors.map((e) => e.message)).toEqual([]);
+          await finish(s);
+        } finally {
+          s.client.terminate();
+          await s.server.close();
+        }
+      }),
+      100,
+    );
+    console.log(`deflate (ws, client to server): ${runs} sequences, ${messages} messages, ${(bytes / MiB).toFixed(1)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`);
   }, 180_000);
 });
