@@ -248,22 +248,58 @@ interface Message {
   data: Buffer;
 }
 
-/** Compressed the way a permessage-deflate sender does (sync flush, tail cut). */
-function compress(data: Buffer): Buffer {
-  const out = deflateRawSync(data, { finishFlush: zlib.Z_SYNC_FLUSH });
-  return out.subarray(0, out.length - 4);
+/**
+ * A permessage-deflate sender for one connection. With context takeover
+ * (the answer has no server_no_context_takeover) each message may refer back
+ * into the ones compressed before it, as zlib streams do: it is compressed
+ * with their last window's worth as the dictionary. Uncompressed messages
+ * are not part of that history.
+ */
+class Compressor {
+  private history = Buffer.alloc(0);
+  private readonly takeover: boolean;
+  private readonly windowBits: number;
+
+  constructor(answer: string) {
+    this.takeover = !/server_no_context_takeover/i.test(answer);
+    const bits = /server_max_window_bits=(\d+)/i.exec(answer);
+    const n = bits ? Number(bits[1]) : 15;
+    this.windowBits = n >= 8 && n <= 15 ? n : 15;
+  }
+
+  /** A sync flush with its 00 00 ff ff cut, or with `final` a block with BFINAL set, kept whole. */
+  compress(data: Buffer, final = false): Buffer {
+    const window = 2 ** this.windowBits;
+    const dictionary = this.takeover && this.history.length > 0 ? this.history.subarray(-window) : undefined;
+    const out = deflateRawSync(data, {
+      finishFlush: final ? zlib.Z_FINISH : zlib.Z_SYNC_FLUSH,
+      windowBits: this.windowBits,
+      ...(dictionary ? { dictionary } : {}),
+    });
+    if (this.takeover) this.history = Buffer.concat([this.history, data]).subarray(-32768);
+    return final ? out : out.subarray(0, out.length - 4);
+  }
 }
 
 function randomMessage(rng: Prng, maxBytes: number): Message {
   const isBinary = rng.chance(0.5);
   const n = rng.length(maxBytes);
+  if (rng.chance(0.3)) {
+    // A short unit over and over: compresses to a few bits per 258-byte
+    // match, where lws lost output at the end of messages.
+    const unit = isBinary ? rng.bytes(rng.range(1, 64)) : Buffer.from(rng.text(rng.range(1, 64)), 'utf8');
+    const data = Buffer.alloc(n, 0x61);
+    for (let at = 0; at + unit.length <= n; at += unit.length) unit.copy(data, at);
+    return { isBinary, data };
+  }
   return { isBinary, data: isBinary ? rng.bytes(n) : Buffer.from(rng.text(n), 'utf8') };
 }
 
 /** The frames of one valid message: maybe fragmented, maybe compressed, with control frames between fragments. */
-function validMessageFrames(rng: Prng, m: Message, deflate: string | null, steps: string[]): Buffer[] {
-  const compressed = deflate !== null && rng.chance(0.6);
-  const wire = compressed ? compress(m.data) : m.data;
+function validMessageFrames(rng: Prng, m: Message, compressor: Compressor | null, steps: string[]): Buffer[] {
+  const compressed = compressor !== null && rng.chance(0.6);
+  const final = compressed && rng.chance(0.1);
+  const wire = compressed ? (compressor as Compressor).compress(m.data, final) : m.data;
   const parts: Buffer[] = [];
   const pieces = rng.chance(0.3) ? rng.range(2, 6) : 1;
   let offset = 0;
@@ -278,7 +314,7 @@ function validMessageFrames(rng: Prng, m: Message, deflate: string | null, steps
     out.push(frame);
     if (i < frames.length - 1 && rng.chance(0.3)) out.push(rng.chance(0.5) ? F.ping(rng.bytes(rng.range(0, 125))) : F.pong(rng.bytes(rng.range(0, 20))));
   });
-  steps.push(`${m.isBinary ? 'binary' : 'text'} ${m.data.length} B in ${frames.length} frame(s)${compressed ? ', compressed' : ''}`);
+  steps.push(`${m.isBinary ? 'binary' : 'text'} ${m.data.length} B in ${frames.length} frame(s)${compressed ? `, compressed${final ? ' (BFINAL)' : ''}` : ''}`);
   return out;
 }
 
@@ -289,8 +325,56 @@ function maskKey(rng: Prng): Buffer {
   return rng.bytes(4);
 }
 
+/**
+ * A compressed message whose DEFLATE data is broken: bits flipped, cut short,
+ * a reserved block type, a stored block whose length check fails, garbage
+ * after a valid flush, or references into a window the client never saw.
+ */
+function corruptCompressed(rng: Prng, compressor: Compressor, steps: string[]): Buffer {
+  const m = randomMessage(rng, 4096);
+  const variant = rng.pick(['flip', 'truncate', 'block-type-3', 'stored-length', 'garbage-tail', 'far-back']);
+  let wire: Buffer;
+  switch (variant) {
+    case 'flip': {
+      wire = Buffer.from(compressor.compress(m.data));
+      for (let i = rng.range(1, 3); i > 0 && wire.length > 0; i--) {
+        const at = rng.int(wire.length);
+        wire[at] = (wire[at] as number) ^ (1 << rng.int(8));
+      }
+      break;
+    }
+    case 'truncate': {
+      const full = compressor.compress(m.data);
+      wire = full.subarray(0, rng.int(full.length + 1));
+      break;
+    }
+    case 'block-type-3':
+      wire = Buffer.concat([Buffer.from([0x06 | rng.int(2)]), rng.bytes(rng.range(0, 64))]);
+      break;
+    case 'stored-length':
+      wire = Buffer.from([0x00, 0x05, 0x00, 0x00, 0x00, 0x61, 0x62]);
+      break;
+    case 'garbage-tail':
+      wire = Buffer.concat([compressor.compress(m.data), rng.bytes(rng.range(1, 64))]);
+      break;
+    default: {
+      const unknown = rng.bytes(4096);
+      const out = deflateRawSync(Buffer.concat([unknown.subarray(rng.int(2048), 4096), m.data]), {
+        finishFlush: zlib.Z_SYNC_FLUSH,
+        dictionary: unknown,
+      });
+      wire = out.subarray(0, out.length - 4);
+    }
+  }
+  const pieces = rng.chance(0.3) ? 2 : 1;
+  const cut = rng.int(wire.length + 1);
+  const parts = pieces === 2 ? [wire.subarray(0, cut), wire.subarray(cut)] : [wire];
+  steps.push(`compressed ${m.isBinary ? 'binary' : 'text'} message, broken: ${variant} (${wire.length} B in ${parts.length} frame(s))`);
+  return Buffer.concat(F.fragmented(m.isBinary ? Opcode.Binary : Opcode.Text, parts, { rsv1: true }));
+}
+
 /** One hostile item: a mutated or invalid frame, or junk. */
-function mutation(rng: Prng, maxPayload: number | undefined, steps: string[]): Buffer {
+function mutation(rng: Prng, maxPayload: number | undefined, compressor: Compressor | null, steps: string[]): Buffer {
   const kind = rng.weighted<string>([
     [3, 'random-opcode'],
     [2, 'masked'],
@@ -310,6 +394,7 @@ function mutation(rng: Prng, maxPayload: number | undefined, steps: string[]): B
     [3, 'bit-flip'],
     [2, 'random-bytes'],
     [2, 'compressed-garbage'],
+    [3, 'corrupt-compressed'],
     [1, 'over-max-payload'],
     [2, 'ping-burst'],
     [1, 'ping-flood'],
@@ -442,6 +527,9 @@ function mutation(rng: Prng, maxPayload: number | undefined, steps: string[]): B
       steps.push(`text frame declaring ${declared} B, only ${bad.toString('hex')} of it sent`);
       return F.encodeFrame({ opcode: Opcode.Text, payload: bad, declaredLength: declared });
     }
+    case 'corrupt-compressed':
+      if (compressor) return corruptCompressed(rng, compressor, steps);
+    // falls through: no permessage-deflate on this connection
     case 'compressed-garbage': {
       const body = rng.bytes(rng.range(1, 500));
       steps.push(`RSV1 (compressed) frame of ${body.length} random bytes`);
@@ -539,6 +627,7 @@ function finalAnswer(rng: Prng, iteration: number, kind: FuzzCase['kind']): Fuzz
 
   steps.push(`101${deflate !== null ? ` with ${JSON.stringify(deflate)}` : ''}`);
   const body: Buffer[] = [];
+  const compressor = deflate !== null ? new Compressor(deflate) : null;
   if (kind === 'valid') {
     const limit = Math.min(options.maxPayload ?? 256 * 1024, 256 * 1024);
     const messages: Message[] = [];
@@ -546,7 +635,7 @@ function finalAnswer(rng: Prng, iteration: number, kind: FuzzCase['kind']): Fuzz
     for (let i = 0; i < count; i++) {
       const m = randomMessage(rng, limit);
       messages.push(m);
-      body.push(...validMessageFrames(rng, m, deflate, steps));
+      body.push(...validMessageFrames(rng, m, compressor, steps));
     }
     const reason = rng.pick(['', 'bye', 'done 完了']);
     body.push(F.close(1000, reason));
@@ -566,8 +655,8 @@ function finalAnswer(rng: Prng, iteration: number, kind: FuzzCase['kind']): Fuzz
 
   const items = rng.range(1, 10);
   for (let i = 0; i < items; i++) {
-    if (rng.chance(0.35)) body.push(...validMessageFrames(rng, randomMessage(rng, 4096), deflate, steps));
-    else body.push(mutation(rng, options.maxPayload, steps));
+    if (rng.chance(0.35)) body.push(...validMessageFrames(rng, randomMessage(rng, 4096), compressor, steps));
+    else body.push(mutation(rng, options.maxPayload, compressor, steps));
   }
   const ending = rng.weighted<Ending>([[6, 'end'], [2, 'destroy'], [2, 'hang']]);
   steps.push(`then ${ending}`);
