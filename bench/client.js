@@ -189,8 +189,55 @@ function openConnection(h, extra = {}) {
 }
 
 // ---------------------------------------------------------------- measuring
+// CPU time per thread, from the scheduler's own accounting
+// (/proc/self/task/<tid>/sched: se.sum_exec_runtime, ms with ns precision;
+// the tick-based utime/stime of /proc/.../stat would be 10 ms coarse). The
+// JS thread is the one whose tid is the pid; this library's service thread
+// names itself (comm) "nlws-service". In one-core mode ELU (wall time the
+// loop was busy) also counts time the JS thread was runnable but the CPU ran
+// another thread: the CPU figures are the comparable ones there.
+const SERVICE_COMM = 'nlws-service';
+function threadCpu() {
+  const out = { js: 0, service: 0 };
+  let tids;
+  try {
+    tids = fs.readdirSync('/proc/self/task');
+  } catch {
+    return null;
+  }
+  for (const tid of tids) {
+    const isJs = Number(tid) === process.pid;
+    let comm = '';
+    if (!isJs) {
+      try {
+        comm = fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      } catch {
+        continue; // the thread is gone
+      }
+      if (comm !== SERVICE_COMM) continue;
+    }
+    try {
+      const m = /se\.sum_exec_runtime\s*:\s*([\d.]+)/.exec(fs.readFileSync(`/proc/self/task/${tid}/sched`, 'utf8'));
+      if (m) out[isJs ? 'js' : 'service'] += Number(m[1]);
+    } catch {
+      // the thread is gone
+    }
+  }
+  return out;
+}
+
+let windowMarked = false;
+// Tells the orchestrator where the measured window starts and ends (it may
+// count this process's system calls meanwhile with perf; see run.js).
+function markWindow(phase) {
+  if (!cfg.markWindow) return;
+  if (phase === 'start') windowMarked = true;
+  else if (!windowMarked) return;
+  process.send({ type: 'window', phase, at: performance.now() });
+}
+
 function snapshot(count, bytes) {
-  return { t: performance.now(), elu: performance.eventLoopUtilization(), cpu: process.cpuUsage(), count, bytes };
+  return { t: performance.now(), elu: performance.eventLoopUtilization(), cpu: process.cpuUsage(), thr: threadCpu(), count, bytes };
 }
 function windowOf(s0, s1) {
   const wallMs = s1.t - s0.t;
@@ -208,6 +255,9 @@ function windowOf(s0, s1) {
     jsMs: elu.active,
     jsUsPerMsg: (elu.active * 1000) / count, // ELU x wall / messages
     cpuUsPerMsg: cpuUs / count,
+    // JS thread's and service thread's CPU per message (ms -> us)
+    jsCpuUsPerMsg: s0.thr && s1.thr ? ((s1.thr.js - s0.thr.js) * 1000) / count : null,
+    serviceCpuUsPerMsg: s0.thr && s1.thr && kind === 'nlws' ? ((s1.thr.service - s0.thr.service) * 1000) / count : null,
     cpuUtil: cpuUs / 1000 / wallMs, // process CPU, 1.0 = one core
     jsMsPerMB: elu.active / (bytes / 1e6),
     cpuMsPerMB: cpuUs / 1000 / (bytes / 1e6),
@@ -231,12 +281,14 @@ function recv() {
     if (finished) return;
     finished = true;
     const s1 = snapshot(count, bytes);
+    markWindow('end');
     if (!s0) return fail(`stream ended before the warm-up was over (${count} messages)`);
     report({ binary, ...windowOf(s0, s1) });
   };
   const started = () => {
     setTimeout(() => {
       s0 = snapshot(count, bytes);
+      markWindow('start');
       setTimeout(finish, cfg.windowMs);
     }, cfg.warmupMs);
   };
@@ -296,10 +348,14 @@ function echo() {
       const t = performance.now();
       if (i >= warm) lat[i - warm] = (t - sentAt) * 1000;
       i++;
-      if (i === warm) s0 = snapshot(0, 0);
+      if (i === warm) {
+        s0 = snapshot(0, 0);
+        markWindow('start');
+      }
       if (i >= total) {
         done = true;
         const s1 = snapshot(cfg.count, cfg.count * size);
+        markWindow('end');
         const w = windowOf(s0, s1);
         lat.sort();
         const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
@@ -307,6 +363,7 @@ function echo() {
           p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: lat[lat.length - 1],
           mean: lat.reduce((a, b) => a + b, 0) / lat.length,
           roundTrips: cfg.count, elu: w.elu, jsUsPerMsg: w.jsUsPerMsg, cpuUsPerMsg: w.cpuUsPerMsg, rssMB: w.rssMB,
+          jsCpuUsPerMsg: w.jsCpuUsPerMsg, serviceCpuUsPerMsg: w.serviceCpuUsPerMsg, msgsPerSec: w.msgsPerSec,
         });
         return;
       }
@@ -339,10 +396,12 @@ function pipeline() {
       }
       setTimeout(() => {
         s0 = snapshot(received, received * size);
+        markWindow('start');
         setTimeout(() => {
           done = true;
           sending = false;
           const s1 = snapshot(received, received * size);
+          markWindow('end');
           report({ inflight, sent, ...windowOf(s0, s1) });
         }, cfg.windowMs);
       }, cfg.warmupMs);
@@ -394,10 +453,12 @@ function send() {
       pump();
       setTimeout(() => {
         s0 = sentSnap();
+        markWindow('start');
         setTimeout(() => {
           done = true;
           running = false;
           const s1 = sentSnap();
+          markWindow('end');
           report({ ...windowOf(s0, s1) });
         }, cfg.windowMs);
       }, cfg.warmupMs);

@@ -2,15 +2,18 @@
 // Benchmark suite: node-libwebsockets vs ws 8 (+bufferutil, utf-8-validate)
 // vs Node's WebSocket (undici), with a node:net floor. See bench/NOTES.md.
 //
-//   npm run bench                      full run (~8-10 min on 2 cores)
-//   npm run bench -- --quick           a ~2 minute subset
+//   npm run bench                      full run, both modes (~35 min on 2 cores)
+//   npm run bench -- --quick           a ~5 minute subset
 //   npm run bench -- --only echo,idle  some workloads only
+//   npm run bench -- --modes onecore   one mode only (unpinned, onecore)
 //   other flags: --reps N (default 3), --out FILE (default bench/RESULTS.md),
+//                --no-syscalls        skip the extra runs that count system calls with perf
 //                --server-send ws     stream through ws.send() instead of pre-framed writes
 //
 // Workloads: recv (receive throughput and JS-thread cost), echo, pipeline,
-// send, idle, reconnect.
-const { fork, execFileSync } = require('node:child_process');
+// send, idle, reconnect. Modes: unpinned (client and server free to use
+// both CPUs) and onecore (client process pinned to CPU 0, server to CPU 1).
+const { fork, execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -36,9 +39,39 @@ for (const w of WORKLOADS) {
     process.exit(2);
   }
 }
+const ALL_MODES = ['unpinned', 'onecore'];
+const MODES = value('--modes', ALL_MODES.join(',')).split(',').map((s) => s.trim());
+for (const m of MODES) {
+  if (!ALL_MODES.includes(m)) {
+    console.error(`unknown mode ${m}; one of ${ALL_MODES.join(', ')}`);
+    process.exit(2);
+  }
+}
 if (flag('--help') || flag('-h')) {
-  console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 12).join('\n'));
+  console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 15).join('\n'));
   process.exit(0);
+}
+// One-core mode: the client process (all its threads) on CPU 0, the server on
+// CPU 1, through taskset(1) at exec, so every thread inherits the mask.
+const PIN = { unpinned: { client: null, server: null }, onecore: { client: 0, server: 1 } };
+const MODE_TITLE = {
+  unpinned: 'Unpinned (client and server may use both CPUs)',
+  onecore: 'One core (client process pinned to CPU 0, server to CPU 1)',
+};
+let TASKSET = null;
+try {
+  TASKSET = execFileSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).trim() || null;
+} catch {
+  TASKSET = null;
+}
+if (MODES.includes('onecore') && (!TASKSET || os.cpus().length < 2)) {
+  console.error('onecore mode needs taskset(1) (util-linux) and at least 2 CPUs');
+  process.exit(2);
+}
+/** fork(), with the child pinned to `cpu` (null: not pinned). */
+function forkOn(cpu, script, args, opts) {
+  if (cpu == null) return fork(script, args, opts);
+  return fork(script, args, { ...opts, execPath: TASKSET, execArgv: ['-c', String(cpu), process.execPath, ...(opts.execArgv || [])] });
 }
 
 const T = QUICK
@@ -101,7 +134,7 @@ class Server {
   static async start(extra = {}) {
     const s = new Server();
     s.child = track(
-      fork(path.join(__dirname, 'server.js'), [JSON.stringify({ key: certs.key, cert: certs.cert, ...extra })], {
+      forkOn(PIN[mode].server, path.join(__dirname, 'server.js'), [JSON.stringify({ key: certs.key, cert: certs.cert, ...extra })], {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       }),
     );
@@ -151,11 +184,12 @@ class Server {
  * other IPC messages (reconnect workload); keep: the result comes while the
  * client still holds its connections, and `whileHeld` runs before it is told to exit.
  */
-function runClient(kind, workload, size, tls, cfg, { onMessage, whileHeld } = {}) {
+function runClient(kind, workload, size, tls, cfg, { onMessage, whileHeld, syscalls } = {}) {
   const timeoutMs = cfg.timeoutMs;
+  if (syscalls) cfg = { ...cfg, markWindow: true };
   return new Promise((resolve) => {
     const child = track(
-      fork(path.join(__dirname, 'client.js'), [kind, workload, String(size), tls ? '1' : '0', JSON.stringify(cfg)], {
+      forkOn(PIN[mode].client, path.join(__dirname, 'client.js'), [kind, workload, String(size), tls ? '1' : '0', JSON.stringify(cfg)], {
         execArgv: ['--expose-gc'],
         stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
       }),
@@ -166,6 +200,8 @@ function runClient(kind, workload, size, tls, cfg, { onMessage, whileHeld } = {}
       if (stderr.length < 4000) stderr += d;
     });
     let result = null;
+    let counter = null; // perf, attached to the client during its window
+    let counted = Promise.resolve(null);
     const t = setTimeout(() => {
       result ??= { error: `no result within ${timeoutMs + 10000} ms (killed)` };
       child.kill('SIGKILL');
@@ -181,16 +217,88 @@ function runClient(kind, workload, size, tls, cfg, { onMessage, whileHeld } = {}
           }
           child.send({ cmd: 'exit' });
         }
+      } else if (m.type === 'window' && syscalls) {
+        if (m.phase === 'start' && !counter) {
+          counter = countSyscalls(child.pid);
+          counted = counter.done;
+        } else if (m.phase === 'end' && counter) counter.stop();
       } else if (onMessage) onMessage(m, child);
     });
-    child.on('exit', (code, signal) => {
+    child.on('exit', async (code, signal) => {
       clearTimeout(t);
+      if (counter) counter.stop();
+      const sc = await counted;
       if (!result) result = { error: `exited (${signal || code}) without a result` };
+      if (sc) result.syscalls = sc;
       if (stderr.trim() && (result.error || code)) result.stderr = stderr.trim().slice(0, 2000);
       if (code && !result.error && !signal) result.exitCode = code;
       resolve(result);
     });
   });
+}
+
+// ------------------------------------------------------------------ system calls
+// perf counts a client's system calls (tracepoints; no hardware counters
+// needed, which this VM lacks) between the window marks the client sends.
+// Interval mode (-I) prints each 100 ms; rates are count / time enabled.
+const SYSCALL_GROUPS = {
+  all: ['raw_syscalls:sys_enter'],
+  reads: ['syscalls:sys_enter_read', 'syscalls:sys_enter_readv', 'syscalls:sys_enter_recvfrom', 'syscalls:sys_enter_recvmsg'],
+  writes: ['syscalls:sys_enter_write', 'syscalls:sys_enter_writev', 'syscalls:sys_enter_sendto', 'syscalls:sys_enter_sendmsg'],
+  waits: ['syscalls:sys_enter_poll', 'syscalls:sys_enter_ppoll', 'syscalls:sys_enter_epoll_wait', 'syscalls:sys_enter_epoll_pwait', 'syscalls:sys_enter_epoll_pwait2'],
+  futex: ['syscalls:sys_enter_futex'],
+  switches: ['context-switches'],
+};
+let PERF_EVENTS = null; // the events this machine's perf can count, or null
+function probePerf() {
+  const events = [];
+  for (const list of Object.values(SYSCALL_GROUPS)) {
+    for (const e of list) {
+      try {
+        execFileSync('perf', ['stat', '-x,', '-e', e, 'true'], { stdio: 'ignore', timeout: 10000 });
+        events.push(e);
+      } catch {
+        // not countable here
+      }
+    }
+  }
+  return events.includes('raw_syscalls:sys_enter') ? events : null;
+}
+function countSyscalls(pid) {
+  const p = spawn('perf', ['stat', '-x,', '-I', '100', '-p', String(pid), ...PERF_EVENTS.flatMap((e) => ['-e', e])], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let out = '';
+  p.stderr.on('data', (d) => {
+    out += d;
+  });
+  const done = new Promise((resolve) => {
+    p.on('error', () => resolve(null));
+    p.on('close', () => {
+      const sum = {};
+      const ns = {};
+      for (const line of out.split('\n')) {
+        const f = line.trim().split(',');
+        if (f.length < 5 || !Number.isFinite(Number(f[1]))) continue;
+        sum[f[3]] = (sum[f[3]] || 0) + Number(f[1]);
+        ns[f[3]] = (ns[f[3]] || 0) + Number(f[4]);
+      }
+      const rates = {};
+      for (const [group, list] of Object.entries(SYSCALL_GROUPS)) {
+        let r = 0;
+        let any = false;
+        for (const e of list) {
+          if (sum[e] != null && ns[e] > 0) {
+            r += sum[e] / (ns[e] / 1e9);
+            any = true;
+          }
+        }
+        if (any) rates[group] = r; // per second
+      }
+      resolve(rates.all != null ? rates : null);
+    });
+  });
+  return { done, stop: () => p.exitCode === null && p.kill('SIGINT') };
 }
 
 // ------------------------------------------------------------------ statistics
@@ -206,9 +314,12 @@ function summarize(runs, key) {
 }
 
 // ------------------------------------------------------------------ results
-const results = { meta: {}, recv: [], echo: [], pipeline: [], send: [], idle: [], reconnect: [], failures: [] };
+const run = { meta: {}, modes: {}, failures: [] };
+const emptyResults = () => ({ recv: [], echo: [], pipeline: [], send: [], idle: [], reconnect: [], syscalls: [] });
+let mode = MODES[0];
+let results = emptyResults(); // the current mode's
 function note(group, cell, kind, r) {
-  if (r.error) results.failures.push({ group, cell, kind, error: r.error, stderr: r.stderr });
+  if (r.error) run.failures.push({ mode, group, cell, kind, error: r.error, stderr: r.stderr });
 }
 function progress(s) {
   process.stdout.write(`${s}\n`);
@@ -230,7 +341,8 @@ function machineBusyMs() {
  */
 const FOREIGN_MAX = 0.25; // cores used by other programs above which a run is repeated
 const QUIET_MAX = 0.2; // machine busy (cores) below which a run may start
-let quietBudgetMs = 120000; // total time the whole suite may wait for a quiet machine
+const QUIET_BUDGET_MS = 240000; // total time the whole suite may wait for a quiet machine
+let quietBudgetMs = QUIET_BUDGET_MS;
 const contention = { waitedMs: 0, retried: 0, stillBusy: 0 };
 
 /** Waits (within the budget) until the machine is quiet: nothing but our idle server running. */
@@ -292,8 +404,35 @@ async function recvWorkload(server) {
           (r.error ? `ERROR ${r.error}` : `${fmtNum(r.msgsPerSec)} msg/s ${r.MBps.toFixed(1)} MB/s elu ${r.elu.toFixed(2)}`));
       }
     }
+    await syscallRuns('recv', cellName(cell), CLIENTS, (kind) => {
+      const cfg = { ports: server.ports, ca: certs.ca, warmupMs: T.warmupMs, windowMs: T.windowMs, n: 1e12, timeoutMs: 20000 };
+      return measure(server, () => runClient(kind, wl, cell.size, cell.tls, cfg, { syscalls: true }));
+    });
     results.recv.push(entry);
   }
+}
+
+/**
+ * One more run per client with perf counting its system calls during the
+ * window (that run's other figures are not used: the tracepoints cost a
+ * little per call). Per message = calls per second / messages per second.
+ */
+async function syscallRuns(group, label, kinds, runOne) {
+  if (!PERF_EVENTS) return;
+  const row = { group, label, kinds: {} };
+  for (const kind of kinds) {
+    const r = await runOne(kind);
+    if (r.error || !r.syscalls || !(r.msgsPerSec > 0)) {
+      row.kinds[kind] = { error: r.error || 'perf counted nothing' };
+      note(`${group} syscalls`, label, kind, { error: row.kinds[kind].error, stderr: r.stderr });
+      continue;
+    }
+    const per = {};
+    for (const [g, rate] of Object.entries(r.syscalls)) per[g] = rate / r.msgsPerSec;
+    row.kinds[kind] = per;
+    progress(`${label} ${kind} (perf): ${per.all.toFixed(3)} syscalls/msg`);
+  }
+  results.syscalls.push(row);
 }
 
 async function echoWorkload(server) {
@@ -310,6 +449,10 @@ async function echoWorkload(server) {
           (r.error ? `ERROR ${r.error}` : `p50 ${r.p50.toFixed(1)} us p99 ${r.p99.toFixed(1)} us p99.9 ${r.p999.toFixed(1)} us`));
       }
     }
+    await syscallRuns('echo', `echo ${cell.tls ? 'TLS' : 'plain'} ${sizeName(cell.size)}`, CLIENTS, (kind) => {
+      const cfg = { ports: server.ports, ca: certs.ca, warmupCount: T.echoWarm, count: T.echoCount, timeoutMs: 60000 };
+      return measure(server, () => runClient(kind, 'echo', cell.size, cell.tls, cfg, { syscalls: true }));
+    });
     results.echo.push(entry);
   }
 }
@@ -328,6 +471,10 @@ async function pipelineWorkload(server) {
           (r.error ? `ERROR ${r.error}` : `${fmtNum(r.msgsPerSec)} round trips/s elu ${r.elu.toFixed(2)} server cpu ${r.serverCpu.toFixed(2)}`));
       }
     }
+    await syscallRuns('pipeline', `pipelined echo ${sizeName(cell.size)} ×${cell.inflight}`, CLIENTS, (kind) => {
+      const cfg = { ports: server.ports, ca: certs.ca, warmupMs: T.warmupMs, windowMs: T.windowMs, inflight: cell.inflight, timeoutMs: 20000 };
+      return measure(server, () => runClient(kind, 'pipeline', cell.size, cell.tls, cfg, { syscalls: true }));
+    });
     results.pipeline.push(entry);
   }
 }
@@ -346,6 +493,10 @@ async function sendWorkload(server) {
           (r.error ? `ERROR ${r.error}` : `${fmtNum(r.msgsPerSec)} msg/s ${r.MBps.toFixed(1)} MB/s elu ${r.elu.toFixed(2)} server cpu ${r.serverCpu.toFixed(2)}`));
       }
     }
+    await syscallRuns('send', `send plain ${sizeName(cell.size)}`, CLIENTS, (kind) => {
+      const cfg = { ports: server.ports, ca: certs.ca, warmupMs: T.warmupMs, windowMs: T.windowMs, hwm: 1 << 20, timeoutMs: 20000 };
+      return measure(server, () => runClient(kind, 'send', cell.size, cell.tls, cfg, { syscalls: true }));
+    });
     results.send.push(entry);
   }
 }
@@ -516,12 +667,14 @@ function recvTables() {
     const wsJs = summarize(e.runs.ws || [], 'jsUsPerMsg');
     const wsCpu = summarize(e.runs.ws || [], 'cpuUsPerMsg');
     const wsJsMB = summarize(e.runs.ws || [], 'jsMsPerMB');
+    const wsJsCpu = summarize(e.runs.ws || [], 'jsCpuUsPerMsg');
     for (const kind of ['ws', 'nlws', 'undici', 'raw']) {
       const runs = e.runs[kind] || [];
       const msgs = summarize(runs, 'msgsPerSec');
       const js = summarize(runs, 'jsUsPerMsg');
       const cpu = summarize(runs, 'cpuUsPerMsg');
       const jsMB = summarize(runs, 'jsMsPerMB');
+      const jsCpu = summarize(runs, 'jsCpuUsPerMsg');
       const b = runs.find((r) => r.batches);
       thr.push([
         cellName(e), LABEL[kind], range(msgs), range(summarize(runs, 'MBps')), `**${ratio(msgs, wsMsgs)}**`,
@@ -530,13 +683,14 @@ function recvTables() {
       ]);
       cost.push([
         cellName(e), LABEL[kind], range(summarize(runs, 'elu'), (x) => x.toFixed(2)), range(js), `**${ratio(js, wsJs)}**`,
-        range(cpu), ratio(cpu, wsCpu), range(jsMB), `**${ratio(jsMB, wsJsMB)}**`,
+        range(jsCpu), `**${ratio(jsCpu, wsJsCpu)}**`, range(cpu), `**${ratio(cpu, wsCpu)}**`,
+        kind === 'nlws' ? range(summarize(runs, 'serviceCpuUsPerMsg')) : '', range(jsMB), ratio(jsMB, wsJsMB),
         b ? `${(b.batches.events / b.batches.calls).toFixed(1)} / ${(b.batches.events / Math.max(1, b.batches.chunks)).toFixed(2)}` : '',
       ]);
     }
   }
   return [
-    '## Receive throughput',
+    '### Receive throughput',
     '',
     'The server streams pre-framed messages to one connection as fast as it takes them; ' +
       `msg/s and MB/s (1 MB = 10^6 payload bytes) over a ${T.windowMs} ms window after ${T.warmupMs} ms of warm-up. ` +
@@ -546,14 +700,16 @@ function recvTables() {
     '',
     table(['cell', 'client', 'msg/s', 'MB/s', '× ws', 'client CPU', 'server CPU', 'max RSS MB', 'other CPU'], thr),
     '',
-    '## JS-thread cost per message (same runs)',
+    '### JS-thread cost per message (same runs)',
     '',
-    'ELU = event-loop utilization over the window. JS µs/msg = ELU × wall time / messages (time the JS thread was busy, ' +
-      'per message). CPU µs/msg = process CPU time (all threads) / messages. JS ms/MB = JS-thread busy time per MB of payload. ' +
-      'For all three, lower is better and "× ws" < 1 means cheaper than ws. A client whose ELU is near 1 is limited by its JS thread. ' +
+    'ELU = event-loop utilization over the window. JS busy µs/msg = ELU × wall time / messages (wall time the JS thread was busy, ' +
+      'per message; on one core that includes time it waited, runnable, for the CPU). JS CPU µs/msg = the JS thread\'s own CPU time ' +
+      '(scheduler accounting) / messages. CPU µs/msg = process CPU time (all threads) / messages. service µs/msg (this library) = ' +
+      'its native service thread\'s CPU time / messages. JS ms/MB = JS-thread busy time per MB of payload. ' +
+      'Lower is better and "× ws" < 1 means cheaper than ws. A client whose ELU is near 1 is limited by its JS thread. ' +
       'Last column, this library only: events per JS call / events per shared buffer (diagnostic, whole run).',
     '',
-    table(['cell', 'client', 'ELU', 'JS µs/msg', '× ws', 'CPU µs/msg', '× ws', 'JS ms/MB', '× ws', 'events per call / per chunk'], cost),
+    table(['cell', 'client', 'ELU', 'JS busy µs/msg', '× ws', 'JS CPU µs/msg', '× ws', 'CPU µs/msg', '× ws', 'service µs/msg', 'JS ms/MB', '× ws', 'events per call / per chunk'], cost),
   ].join('\n');
 }
 
@@ -569,18 +725,19 @@ function echoTables() {
       rows.push([
         `${e.tls ? 'TLS' : 'plain'} ${sizeName(e.size)}`, LABEL[kind], range(p50), `**${ratio(p50, summarize(ws, 'p50'))}**`,
         range(p99), `**${ratio(p99, summarize(ws, 'p99'))}**`, range(p999), ratio(p999, summarize(ws, 'p999')),
-        range(summarize(runs, 'jsUsPerMsg')), range(summarize(runs, 'cpuUsPerMsg')), other(runs),
+        range(summarize(runs, 'jsUsPerMsg')), range(summarize(runs, 'jsCpuUsPerMsg')),
+        range(summarize(runs, 'cpuUsPerMsg')), ratio(summarize(runs, 'cpuUsPerMsg'), summarize(ws, 'cpuUsPerMsg')), other(runs),
       ]);
     }
   }
   return [
-    '## Echo round trip, one message in flight',
+    '### Echo round trip, one message in flight',
     '',
     `One binary message, echoed by the server; the next is sent when the echo arrives. ${T.echoCount} round trips ` +
       `measured after ${T.echoWarm} of warm-up; latencies in µs (percentiles within a run, then median (min–max) over runs). ` +
-      'Lower is better; "× ws" < 1 is faster than ws. JS and CPU µs are per round trip.',
+      'Lower is better; "× ws" < 1 is faster than ws. JS busy, JS CPU and CPU (all threads) µs are per round trip.',
     '',
-    table(['cell', 'client', 'p50 µs', '× ws', 'p99 µs', '× ws', 'p99.9 µs', '× ws', 'JS µs/rt', 'CPU µs/rt', 'other CPU'], rows),
+    table(['cell', 'client', 'p50 µs', '× ws', 'p99 µs', '× ws', 'p99.9 µs', '× ws', 'JS busy µs/rt', 'JS CPU µs/rt', 'CPU µs/rt', '× ws', 'other CPU'], rows),
   ].join('\n');
 }
 
@@ -595,19 +752,20 @@ function pipelineTables() {
       const js = summarize(runs, 'jsUsPerMsg');
       rows.push([
         `${e.tls ? 'TLS' : 'plain'} ${sizeName(e.size)} ×${e.inflight}`, LABEL[kind], range(m), `**${ratio(m, ws)}**`,
-        range(summarize(runs, 'elu'), (x) => x.toFixed(2)), range(js), ratio(js, wsJs), range(summarize(runs, 'cpuUsPerMsg')),
+        range(summarize(runs, 'elu'), (x) => x.toFixed(2)), range(js), ratio(js, wsJs), range(summarize(runs, 'jsCpuUsPerMsg')),
+        range(summarize(runs, 'cpuUsPerMsg')), ratio(summarize(runs, 'cpuUsPerMsg'), summarize(e.runs.ws || [], 'cpuUsPerMsg')),
         range(summarize(runs, 'serverCpu'), (x) => x.toFixed(2)), other(runs),
       ]);
     }
   }
   return [
-    '## Pipelined echo, up to 1000 in flight',
+    '### Pipelined echo, up to 1000 in flight',
     '',
     'The client keeps up to 1000 messages outstanding (a new send for each echo received); round trips per second over the window ' +
       '(each round trip is one send and one receive for the client). Higher is better. "server CPU" near 1.00 means the ws echo server, ' +
       'not the client, is the limit.',
     '',
-    table(['cell', 'client', 'round trips/s', '× ws', 'ELU', 'JS µs/rt', '× ws', 'CPU µs/rt', 'server CPU', 'other CPU'], rows),
+    table(['cell', 'client', 'round trips/s', '× ws', 'ELU', 'JS busy µs/rt', '× ws', 'JS CPU µs/rt', 'CPU µs/rt', '× ws', 'server CPU', 'other CPU'], rows),
   ].join('\n');
 }
 
@@ -622,19 +780,20 @@ function sendTables() {
       const js = summarize(runs, 'jsUsPerMsg');
       rows.push([
         `plain ${sizeName(e.size)}`, LABEL[kind], range(m), range(summarize(runs, 'MBps')), `**${ratio(m, ws)}**`,
-        range(summarize(runs, 'elu'), (x) => x.toFixed(2)), range(js), ratio(js, wsJs), range(summarize(runs, 'cpuUsPerMsg')),
+        range(summarize(runs, 'elu'), (x) => x.toFixed(2)), range(js), ratio(js, wsJs), range(summarize(runs, 'jsCpuUsPerMsg')),
+        range(summarize(runs, 'cpuUsPerMsg')), ratio(summarize(runs, 'cpuUsPerMsg'), summarize(e.runs.ws || [], 'cpuUsPerMsg')),
         range(summarize(runs, 'serverCpu'), (x) => x.toFixed(2)), other(runs),
       ]);
     }
   }
   return [
-    '## Send throughput',
+    '### Send throughput',
     '',
     'The client sends binary messages as fast as its own backpressure allows (pause above 1 MiB buffered: this library ' +
       'waits for `drain`, ws for a send callback, undici polls `bufferedAmount` every ms); a message counts once it has left ' +
       'the client\'s buffers (submitted − bufferedAmount). The ws server counts and drops them. Higher is better.',
     '',
-    table(['cell', 'client', 'msg/s', 'MB/s', '× ws', 'ELU', 'JS µs/msg', '× ws', 'CPU µs/msg', 'server CPU', 'other CPU'], rows),
+    table(['cell', 'client', 'msg/s', 'MB/s', '× ws', 'ELU', 'JS busy µs/msg', '× ws', 'JS CPU µs/msg', 'CPU µs/msg', '× ws', 'server CPU', 'other CPU'], rows),
   ].join('\n');
 }
 
@@ -663,7 +822,7 @@ function idleTables() {
   }
   const lim = fdLimits();
   return [
-    '## Idle connections from one process',
+    '### Idle connections from one process',
     '',
     'N connections opened from one client process (at most 100 handshakes at a time), then held idle for 2 s. ' +
       '"open ms": from the first connect() to the last open. RSS/conn = (RSS after opening and two GCs − RSS before the first ' +
@@ -692,7 +851,7 @@ function reconnectTables() {
     ]);
   }
   return [
-    '## Reconnect recovery (this library only)',
+    '### Reconnect recovery (this library only)',
     '',
     `A ws server sends one message on every new connection. The server process is killed (SIGKILL), stays down a random ` +
       `0.5–1.5 s, and is started again on the same ports, ${RESTARTS} times per run, ${REPS} runs per setting; ` +
@@ -755,31 +914,68 @@ function machine() {
   };
 }
 
+function syscallTables() {
+  const rows = [];
+  for (const row of results.syscalls) {
+    for (const kind of CLIENTS) {
+      const k = row.kinds[kind];
+      if (!k) continue;
+      const f = (g) => (k[g] == null ? '–' : fmtNum(k[g]));
+      rows.push(k.error ? [row.label, LABEL[kind], `failed: ${k.error}`, '', '', '', '', ''] : [row.label, LABEL[kind], f('all'), f('reads'), f('writes'), f('waits'), f('futex'), f('switches')]);
+    }
+  }
+  return [
+    '### System calls per message',
+    '',
+    'One extra run per client and cell with `perf stat` counting the client process\'s system calls (all threads) during the ' +
+      'measured window; per message = calls per second / messages (round trips for echo) per second of that run. reads = ' +
+      'read/readv/recvfrom/recvmsg; writes = write/writev/sendto/sendmsg; waits = poll/ppoll/epoll_wait/epoll_pwait(2); ' +
+      'switches = context switches. Lower is better.',
+    '',
+    table(['cell', 'client', 'syscalls/msg', 'reads', 'writes', 'waits', 'futex', 'context switches'], rows),
+  ].join('\n');
+}
+
+/** Ratios to ws for the receive cells, the issue's targets, and the other workloads in a few lines. */
 function headline() {
   const lines = [];
-  const pick = (arr, pred) => arr.find(pred);
-  const r16 = pick(results.recv, (e) => !e.tls && e.binary && e.size === 16);
-  const r128 = pick(results.recv, (e) => !e.tls && e.binary && e.size === 128);
-  const t64 = pick(results.recv, (e) => e.tls && e.binary && e.size === 65536);
-  const rat = (e, kind, key) => ratio(summarize(e.runs[kind] || [], key), summarize(e.runs.ws || [], key));
-  for (const [e, name] of [[r16, 'binary 16 B'], [r128, 'binary 128 B']]) {
-    if (!e) continue;
-    lines.push(`- Receive, plain ${name}: msg/s × ws = **${rat(e, 'nlws', 'msgsPerSec')}** (undici ${rat(e, 'undici', 'msgsPerSec')}); ` +
-      `JS-thread µs/msg × ws = **${rat(e, 'nlws', 'jsUsPerMsg')}**; process CPU µs/msg × ws = ${rat(e, 'nlws', 'cpuUsPerMsg')}.`);
+  const rat = (e, kind, key, ref = 'ws') => (e ? ratio(summarize(e.runs[kind] || [], key), summarize(e.runs[ref] || [], key)) : '–');
+  const cols = [
+    [true, 16, '16 B'],
+    [true, 128, '128 B'],
+    [true, 1024, '1 KiB'],
+    [true, 65536, '64 KiB'],
+    [false, 128, 'text 128 B'],
+  ];
+  const rows = [];
+  for (const tls of [false, true]) {
+    const cells = cols.map(([binary, size]) => results.recv.find((e) => e.tls === tls && e.binary === binary && e.size === size));
+    if (!cells.some(Boolean)) continue;
+    const t = tls ? 'TLS' : 'plain';
+    rows.push([`${t}: msg/s × ws`, ...cells.map((e) => `**${rat(e, 'nlws', 'msgsPerSec')}**`)]);
+    rows.push([`${t}: CPU µs/msg × ws (all threads)`, ...cells.map((e) => rat(e, 'nlws', 'cpuUsPerMsg'))]);
+    rows.push([`${t}: JS-thread CPU µs/msg × ws`, ...cells.map((e) => rat(e, 'nlws', 'jsCpuUsPerMsg'))]);
   }
-  if (t64) {
-    lines.push(`- Receive, TLS binary 64 KiB: MB/s × ws = **${rat(t64, 'nlws', 'MBps')}**; JS-thread ms per MB × ws = **${rat(t64, 'nlws', 'jsMsPerMB')}** ` +
-      `(undici ${rat(t64, 'undici', 'jsMsPerMB')}).`);
+  if (rows.length) {
+    lines.push('Receive, this library / ws 8 in the same run (medians):', '');
+    lines.push(table(['receive', ...cols.map((c) => c[2])], rows), '');
   }
-  const ep = pick(results.echo, (e) => !e.tls);
-  if (ep) lines.push(`- Echo 64 B, one in flight (plain): p50 × ws = **${rat(ep, 'nlws', 'p50')}**, p99 × ws = **${rat(ep, 'nlws', 'p99')}**, p99.9 × ws = ${rat(ep, 'nlws', 'p999')}.`);
+  const p64 = results.recv.find((e) => !e.tls && e.binary && e.size === 65536);
+  if (p64) lines.push(`- Receive, plain 64 KiB: msg/s × the node:net floor = **${rat(p64, 'nlws', 'msgsPerSec', 'raw')}** (ws ${rat(p64, 'ws', 'msgsPerSec', 'raw')}).`);
+  for (const ep of results.echo) {
+    lines.push(`- Echo 64 B, one in flight (${ep.tls ? 'TLS' : 'plain'}): p50 × ws = **${rat(ep, 'nlws', 'p50')}**, p99 × ws = **${rat(ep, 'nlws', 'p99')}**, ` +
+      `p99.9 × ws = ${rat(ep, 'nlws', 'p999')}; CPU per round trip × ws = ${rat(ep, 'nlws', 'cpuUsPerMsg')}.`);
+  }
   const pp = results.pipeline[0];
-  if (pp) lines.push(`- Pipelined echo (1000 in flight): round trips/s × ws = **${rat(pp, 'nlws', 'msgsPerSec')}**.`);
+  if (pp) lines.push(`- Pipelined echo (1000 in flight): round trips/s × ws = **${rat(pp, 'nlws', 'msgsPerSec')}**; CPU per round trip × ws = ${rat(pp, 'nlws', 'cpuUsPerMsg')}.`);
+  for (const e of results.send) {
+    lines.push(`- Send, plain ${sizeName(e.size)}: msg/s × ws = **${rat(e, 'nlws', 'msgsPerSec')}**; CPU per message × ws = ${rat(e, 'nlws', 'cpuUsPerMsg')}.`);
+  }
   for (const e of results.idle) {
     const runs = e.runs.nlws || [];
     const held = runs.filter((r) => !r.error && r.opened === e.connections && !r.lostAfterOpen).length;
     lines.push(`- ${e.connections} idle connections: RSS per connection × ws = **${rat(e, 'nlws', 'rssPerConnKB')}**, ` +
-      `time to open all × ws = ${rat(e, 'nlws', 'openMs')}; held by this library in ${held}/${runs.length} runs.`);
+      `time to open all × ws = **${rat(e, 'nlws', 'openMs')}**; held by this library in ${held}/${runs.length} runs.`);
   }
   for (const e of results.reconnect) {
     const s = summarize(e.restarts.filter((r) => r.recoveryMs != null), 'recoveryMs');
@@ -788,15 +984,29 @@ function headline() {
   return lines;
 }
 
+function modeSection(m) {
+  results = run.modes[m];
+  const parts = [`## ${MODE_TITLE[m]}`, '', ...headline(), ''];
+  if (results.recv.length) parts.push(recvTables(), '');
+  if (results.echo.length) parts.push(echoTables(), '');
+  if (results.pipeline.length) parts.push(pipelineTables(), '');
+  if (results.send.length) parts.push(sendTables(), '');
+  if (results.syscalls.length) parts.push(syscallTables(), '');
+  if (results.idle.length) parts.push(idleTables(), '');
+  if (results.reconnect.length) parts.push(reconnectTables(), '');
+  return parts;
+}
+
 function writeReport(final) {
-  const m = results.meta;
+  const m = run.meta;
+  const current = results;
   const parts = [
     '# Benchmark results',
     '',
     `Generated by \`npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}\` (bench/run.js) on ${m.date}` +
       `${final ? `, ${((Date.now() - m.startMs) / 1000).toFixed(0)} s in all` : ' (partial: the run is still going or was interrupted)'}. ` +
-      `Mode: ${QUICK ? 'quick' : 'full'}, ${REPS} repetitions per cell, each in a fresh client process; ` +
-      'values are median (min–max) over the repetitions; "× ws" ratios are computed within this run (ws = 1.00). ' +
+      `${QUICK ? 'Quick' : 'Full'} run, modes: ${MODES.join(', ')}; ${REPS} repetitions per cell, each in a fresh client process; ` +
+      'values are median (min–max) over the repetitions; "× ws" ratios are computed within this run and mode (ws = 1.00). ' +
       'How each figure is measured: bench/NOTES.md.',
     '',
     `Library: commit ${m.machine.commit}, addon as built in build/ or prebuilds/ (node-gyp-build's choice). ` +
@@ -804,59 +1014,61 @@ function writeReport(final) {
       `Node ${m.machine.node} (OpenSSL ${m.machine.openssl}); libwebsockets ${m.machine.lws}; ws ${m.machine.ws} with ` +
       `bufferutil ${m.machine.bufferutil} and utf-8-validate ${m.machine.utf8validate}; undici ${m.machine.undici}. ` +
       `Server: one ws ${m.machine.ws} process on loopback, permessage-deflate off everywhere; stream cells write ` +
-      `${SERVER_SEND === 'frames' ? 'pre-framed messages to the socket' : 'through ws.send()'}. TLS: the server's choice, ${m.cipher || 'see runs'}.`,
+      `${SERVER_SEND === 'frames' ? 'pre-framed messages to the socket' : 'through ws.send()'}. TLS: the server's choice, ${m.cipher || 'see runs'}. ` +
+      `System calls: ${PERF_EVENTS ? 'counted with perf in one extra run per client and cell' : 'not counted (perf unavailable or --no-syscalls)'}.`,
     '',
     `Other programs on the machine: before each run the suite waits for it to be quiet (< ${QUIET_MAX} cores busy; ` +
-      `waited ${(contention.waitedMs / 1000).toFixed(0)} s in all), and a run during which other programs used more than ` +
+      `waited ${(contention.waitedMs / 1000).toFixed(0)} s in all, within a budget of ${QUIET_BUDGET_MS / 1000} s), and a run during which other programs used more than ` +
       `${FOREIGN_MAX} cores is repeated (at most twice): ${contention.retried} repeated, ${contention.stillBusy} kept while still ` +
-      'disturbed. Tables show "other CPU": the largest such load (cores) during the runs of a cell.',
-    '',
-    '## Headline (this library vs ws)',
-    '',
-    ...headline(),
+      `disturbed. Tables show "other CPU": the largest such load (cores) during the runs of a cell. Load average at the start: ${m.loadavg}; at the end: ${final ? os.loadavg().map((x) => x.toFixed(2)).join(' ') : '(running)'}.`,
     '',
   ];
-  if (results.recv.length) parts.push(recvTables(), '');
-  if (results.echo.length) parts.push(echoTables(), '');
-  if (results.pipeline.length) parts.push(pipelineTables(), '');
-  if (results.send.length) parts.push(sendTables(), '');
-  if (results.idle.length) parts.push(idleTables(), '');
-  if (results.reconnect.length) parts.push(reconnectTables(), '');
+  for (const md of MODES) if (run.modes[md]) parts.push(...modeSection(md));
+  results = current;
   parts.push('## Failures', '');
-  if (!results.failures.length) parts.push('None: every client process returned a result.');
-  for (const f of results.failures) {
-    parts.push(`- ${f.group} ${JSON.stringify(f.cell)} ${f.kind}: ${f.error}${f.stderr ? `\n  stderr: \`${f.stderr.replace(/\s+/g, ' ').slice(0, 600)}\`` : ''}`);
+  if (!run.failures.length) parts.push('None: every client process returned a result.');
+  for (const f of run.failures) {
+    parts.push(`- ${f.mode} ${f.group} ${JSON.stringify(f.cell)} ${f.kind}: ${f.error}${f.stderr ? `\n  stderr: \`${f.stderr.replace(/\s+/g, ' ').slice(0, 600)}\`` : ''}`);
   }
   parts.push('');
   fs.writeFileSync(OUT, parts.join('\n'));
   const outDir = path.join(__dirname, 'out');
   fs.mkdirSync(outDir, { recursive: true });
-  fs.writeFileSync(path.join(outDir, `results-${QUICK ? 'quick' : 'full'}.json`), JSON.stringify(results, null, 1));
+  fs.writeFileSync(path.join(outDir, `results-${QUICK ? 'quick' : 'full'}.json`), JSON.stringify(run, null, 1));
 }
 
 // ------------------------------------------------------------------ main
 async function main() {
-  results.meta = { date: new Date().toISOString(), startMs: Date.now(), argv, quick: QUICK, reps: REPS, timing: T, machine: machine() };
+  run.meta = {
+    date: new Date().toISOString(), startMs: Date.now(), argv, quick: QUICK, reps: REPS, modes: MODES, timing: T, machine: machine(),
+    loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+  };
+  PERF_EVENTS = flag('--no-syscalls') ? null : probePerf();
   certs = makeCerts();
-  progress(`bench: ${QUICK ? 'quick' : 'full'} mode, ${REPS} reps, workloads ${WORKLOADS.join(', ')}`);
-  progress(`machine: ${JSON.stringify(results.meta.machine)}`);
-  const needServer = WORKLOADS.some((w) => w !== 'reconnect');
-  const server = needServer ? await Server.start() : null;
+  progress(`bench: ${QUICK ? 'quick' : 'full'} run, modes ${MODES.join(', ')}, ${REPS} reps, workloads ${WORKLOADS.join(', ')}`);
+  progress(`machine: ${JSON.stringify(run.meta.machine)}; system calls: ${PERF_EVENTS ? PERF_EVENTS.length + ' perf events' : 'not counted'}`);
   const steps = { recv: recvWorkload, echo: echoWorkload, pipeline: pipelineWorkload, send: sendWorkload, idle: idleWorkload };
-  for (const w of WORKLOADS) {
-    const t0 = Date.now();
-    if (w === 'reconnect') await reconnectWorkload();
-    else await steps[w](server);
-    if (server) {
-      const r = await server.cmd({ cmd: 'report' });
-      if (r.cipher) results.meta.cipher = r.cipher;
+  for (const md of MODES) {
+    mode = md;
+    results = run.modes[md] = emptyResults();
+    progress(`== mode ${md}`);
+    const needServer = WORKLOADS.some((w) => w !== 'reconnect');
+    const server = needServer ? await Server.start() : null;
+    for (const w of WORKLOADS) {
+      const t0 = Date.now();
+      if (w === 'reconnect') await reconnectWorkload();
+      else await steps[w](server);
+      if (server) {
+        const r = await server.cmd({ cmd: 'report' });
+        if (r.cipher) run.meta.cipher = r.cipher;
+      }
+      progress(`-- ${md} ${w} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      writeReport(false);
     }
-    progress(`-- ${w} done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    writeReport(false);
+    if (server) await server.kill();
   }
-  if (server) await server.kill();
   writeReport(true);
-  progress(`wrote ${path.relative(process.cwd(), OUT)} in ${((Date.now() - results.meta.startMs) / 1000).toFixed(0)} s`);
+  progress(`wrote ${path.relative(process.cwd(), OUT)} in ${((Date.now() - run.meta.startMs) / 1000).toFixed(0)} s`);
 }
 
 main().then(
