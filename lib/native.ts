@@ -23,6 +23,20 @@ interface NativeBinding {
   sendPriority(id: number, attempt: number, data: string | Uint8Array, binary: boolean): void;
   classify(failure: Record<string, unknown>): { action: string; delayMs: number; reason: string };
   constants(): Record<string, number | string>;
+  serviceInfo(): ServiceInfo;
+  cpuBudget(root: string, affinity: number): ServiceInfo;
+}
+
+/** What the service thread decided from the CPUs the process has. */
+export interface ServiceInfo {
+  /** CPUs in the process's affinity mask. */
+  cpus: number;
+  /** The cgroup's CPU quota in CPUs (cpu.max, cpu.cfs_quota_us), null without one. */
+  cpuQuota: number | null;
+  /** Two CPUs at least: the service thread may busy-poll after a hand-off. */
+  spinAllowed: boolean;
+  /** The busy-poll window it uses, µs (0: never). */
+  spinUs?: number;
 }
 
 export const enum EventType {
@@ -193,6 +207,14 @@ export const native = {
   /** The native reconnect classifier (for its tests). */
   classify(failure: Record<string, unknown>): { action: string; delayMs: number; reason: string } {
     return binding.classify(failure);
+  },
+  /** The service thread's CPU budget and busy-poll decision (diagnostics, tests). */
+  serviceInfo(): ServiceInfo {
+    return binding.serviceInfo();
+  },
+  /** The CPU budget as read below `root` (a directory laid out like /proc and /sys/fs/cgroup), for its tests. */
+  cpuBudget(root: string, affinity: number): ServiceInfo {
+    return binding.cpuBudget(root, affinity);
   },
   /** Queued for the end of the current tick: one hand-over for all sends. */
   send(id: number, data: string | Uint8Array, binary: boolean): void {

@@ -160,6 +160,7 @@ napi_value Environment::Init(napi_env env, napi_value exports) {
       {"setRef", SetRef},       {"setLogLevel", SetLogLevel}, {"shutdown", Shutdown},
       {"constants", Constants}, {"config", Config},             {"decision", Decision},
       {"onOpenDone", OnOpenDone}, {"sendPriority", SendPriority}, {"classify", ClassifyForTest},
+      {"serviceInfo", ServiceInfo}, {"cpuBudget", CpuBudgetForTest},
   };
   std::vector<napi_property_descriptor> props;
   for (auto& m : methods)
@@ -457,6 +458,49 @@ napi_value Environment::SendPriority(napi_env env, napi_callback_info info) {
   c.message = CopyMessage(env, a.argv[2], Bool(env, a.argv[3], false));
   if (c.message) self->service_.Post(std::move(c));
   return Undefined(env);
+}
+
+namespace {
+
+napi_value BudgetObject(napi_env env, const CpuBudget& b, int64_t spinUs) {
+  napi_value o = nullptr;
+  if (napi_create_object(env, &o) != napi_ok) return nullptr;
+  napi_value v;
+  if (napi_create_int32(env, b.affinity, &v) == napi_ok) napi_set_named_property(env, o, "cpus", v);
+  if (b.quota > 0) {
+    napi_create_double(env, b.quota, &v);
+  } else {
+    napi_get_null(env, &v);
+  }
+  napi_set_named_property(env, o, "cpuQuota", v);
+  if (napi_get_boolean(env, b.SpinAllowed(), &v) == napi_ok) napi_set_named_property(env, o, "spinAllowed", v);
+  if (spinUs >= 0 && napi_create_double(env, static_cast<double>(spinUs), &v) == napi_ok)
+    napi_set_named_property(env, o, "spinUs", v);
+  return o;
+}
+
+}  // namespace
+
+// serviceInfo(): what the service thread decided from the CPUs it has:
+// {cpus, cpuQuota, spinAllowed, spinUs} (spinUs 0: it never busy-polls).
+napi_value Environment::ServiceInfo(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self)) return Undefined(env);
+  return BudgetObject(env, self->service_.cpuBudget(), self->service_.spinUs());
+}
+
+// cpuBudget(root, affinity): the CPU budget read below another root
+// directory (a tree laid out like /proc and /sys/fs/cgroup), for its tests.
+napi_value Environment::CpuBudgetForTest(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self)) return Undefined(env);
+  std::string root;
+  String(env, a.argv[0], &root);
+  double n = Number(env, a.argv[1], -1);
+  int affinity = n >= 0 && n <= 1 << 16 ? static_cast<int>(n) : -1;
+  return BudgetObject(env, ReadCpuBudget(root, affinity), -1);
 }
 
 // classify(failure): the reconnect policy, for its unit tests.

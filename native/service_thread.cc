@@ -54,7 +54,9 @@ void Mailbox::Close() {
 // back through the mailbox. Waking a thread asleep in poll() costs tens of
 // microseconds across cores, so after publishing a batch the service thread
 // busy-polls (lws_service without waiting, and the mailbox) for up to
-// NLWS_SPIN_US microseconds, default below. It only does so while JS has
+// NLWS_SPIN_US microseconds, default below, and only when the process has
+// two CPUs at least (cpu_budget.h): on one, the spin would take the CPU from
+// the very JS thread whose answer it waits for. It only does so while JS has
 // recently answered within that window; rounds that JS leaves unanswered
 // (receive-only feeds) switch it off after kMaxSpinMisses of them in a row.
 static constexpr int64_t kDefaultSpinUs = 100;
@@ -73,13 +75,17 @@ static int64_t SpinUsFromEnv() {
   return n > 10000 ? 10000 : n;
 }
 
-ServiceThread::ServiceThread(EventBatch& events) : events_(events), spinUs_(SpinUsFromEnv()) {}
+ServiceThread::ServiceThread(EventBatch& events)
+    : events_(events), budget_(ReadCpuBudget()), spinUs_(SpinUsFromEnv()) {}
 
 ServiceThread::~ServiceThread() { Stop(); }
 
 void ServiceThread::EnsureStarted() {
   if (started_ || stopped_) return;
   started_ = true;
+  // The mask or quota may have changed since the environment was made; the
+  // new thread inherits the calling thread's mask.
+  budget_ = ReadCpuBudget();
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -193,7 +199,7 @@ struct lws_vhost* ServiceThread::VhostFor(const Connection& conn) {
 }
 
 void ServiceThread::DrainCommands() {
-  if (spinUs_ > 0 && mailbox_->Wanted()) lastCommandUs_ = lws_now_usecs();
+  if (spinUs() > 0 && mailbox_->Wanted()) lastCommandUs_ = lws_now_usecs();
   mailbox_->TakeAll(drained_);
   for (auto& c : drained_) Handle(c);
   drained_.clear();
@@ -318,7 +324,7 @@ void ServiceThread::Run() {
     FreeFinished();
     bool fresh = events_.published() != published;
     published = events_.published();
-    bool spin = spinUs_ > 0 && sessions_.size() <= kMaxSpinSessions && SpinNext(fresh, lws_now_usecs());
+    bool spin = spinUs() > 0 && sessions_.size() <= kMaxSpinSessions && SpinNext(fresh, lws_now_usecs());
     if (spin != spinning) {
       spinning = spin;
       mailbox_->SetSpinning(spin);

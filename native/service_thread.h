@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "command_queue.h"
+#include "cpu_budget.h"
 #include "event_batch.h"
 
 namespace nlws {
@@ -81,6 +82,11 @@ class ServiceThread {
   void Bury(std::unique_ptr<Connection> c);
   void ForgetSession(uint32_t id);
   void CountPaused(int delta) { pausedSessions_ += delta; }
+  // What the busy-poll decision was based on (JS thread, for serviceInfo()).
+  const CpuBudget& cpuBudget() const { return budget_; }
+  // The busy-poll window in use: 0 when spinning is off (NLWS_SPIN_US=0,
+  // or fewer than two CPUs for this process).
+  int64_t spinUs() const { return budget_.SpinAllowed() ? spinUs_ : 0; }
   Session* FindSession(uint32_t id);
 
  private:
@@ -97,6 +103,8 @@ class ServiceThread {
   bool started_ = false;
   bool stopped_ = false;  // after Stop() nothing starts the thread again
   std::atomic<int> pausedSessions_{0};
+  // Read when the thread starts (JS thread, before it exists).
+  CpuBudget budget_;
 
   // Service thread only.
   struct lws_context* context_ = nullptr;

@@ -14,6 +14,7 @@
       'native/json.cc',
       'native/session.cc',
       'native/policy.cc',
+      'native/cpu_budget.cc',
     ],
   },
 }
