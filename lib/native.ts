@@ -25,6 +25,7 @@ interface NativeBinding {
   constants(): Record<string, number | string>;
   serviceInfo(): ServiceInfo;
   cpuBudget(root: string, affinity: number): ServiceInfo;
+  timerQueue(timers: number, ops: number[]): number[];
 }
 
 /** What the service thread decided from the CPUs the process has. */
@@ -215,6 +216,10 @@ export const native = {
   /** The CPU budget as read below `root` (a directory laid out like /proc and /sys/fs/cgroup), for its tests. */
   cpuBudget(root: string, affinity: number): ServiceInfo {
     return binding.cpuBudget(root, affinity);
+  },
+  /** The order the service thread's timer queue fires timers in after `ops` (flat [kind 0 schedule | 1 cancel, timer, offsetUs]), for its tests. */
+  timerQueue(timers: number, ops: number[]): number[] {
+    return binding.timerQueue(timers, ops);
   },
   /** Queued for the end of the current tick: one hand-over for all sends. */
   send(id: number, data: string | Uint8Array, binary: boolean): void {

@@ -160,7 +160,7 @@ napi_value Environment::Init(napi_env env, napi_value exports) {
       {"setRef", SetRef},       {"setLogLevel", SetLogLevel}, {"shutdown", Shutdown},
       {"constants", Constants}, {"config", Config},             {"decision", Decision},
       {"onOpenDone", OnOpenDone}, {"sendPriority", SendPriority}, {"classify", ClassifyForTest},
-      {"serviceInfo", ServiceInfo}, {"cpuBudget", CpuBudgetForTest},
+      {"serviceInfo", ServiceInfo}, {"cpuBudget", CpuBudgetForTest}, {"timerQueue", TimerQueueForTest},
   };
   std::vector<napi_property_descriptor> props;
   for (auto& m : methods)
@@ -501,6 +501,40 @@ napi_value Environment::CpuBudgetForTest(napi_env env, napi_callback_info info) 
   double n = Number(env, a.argv[1], -1);
   int affinity = n >= 0 && n <= 1 << 16 ? static_cast<int>(n) : -1;
   return BudgetObject(env, ReadCpuBudget(root, affinity), -1);
+}
+
+// timerQueue(timers, ops): the order timers fire in after a sequence of
+// schedules and cancels (flat [kind, timer, offsetUs, ...]), for the queue's tests.
+napi_value Environment::TimerQueueForTest(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self)) return Undefined(env);
+  double n = Number(env, a.argv[0], 0);
+  int timers = n >= 0 && n <= 100000 ? static_cast<int>(n) : 0;
+  std::vector<TimerOp> ops;
+  bool isArray = false;
+  if (napi_is_array(env, a.argv[1], &isArray) == napi_ok && isArray) {
+    uint32_t len = 0;
+    napi_get_array_length(env, a.argv[1], &len);
+    for (uint32_t i = 0; i + 2 < len && ops.size() < 1000000; i += 3) {
+      double f[3];
+      for (uint32_t k = 0; k < 3; k++) {
+        napi_value v = nullptr;
+        napi_get_element(env, a.argv[1], i + k, &v);
+        f[k] = Number(env, v, 0);
+        if (!(f[k] >= -1e12 && f[k] <= 1e12)) f[k] = 0;
+      }
+      ops.push_back(TimerOp{static_cast<int>(f[0]), static_cast<int>(f[1]), static_cast<int64_t>(f[2])});
+    }
+  }
+  std::vector<int> fired = ReplayTimerOps(timers, ops);
+  napi_value out = nullptr;
+  if (napi_create_array_with_length(env, fired.size(), &out) != napi_ok) return nullptr;
+  for (size_t i = 0; i < fired.size(); i++) {
+    napi_value v;
+    if (napi_create_int32(env, fired[i], &v) == napi_ok) napi_set_element(env, out, static_cast<uint32_t>(i), v);
+  }
+  return out;
 }
 
 // classify(failure): the reconnect policy, for its unit tests.

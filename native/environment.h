@@ -53,6 +53,7 @@ class Environment {
   static napi_value ClassifyForTest(napi_env env, napi_callback_info info);
   static napi_value ServiceInfo(napi_env env, napi_callback_info info);
   static napi_value CpuBudgetForTest(napi_env env, napi_callback_info info);
+  static napi_value TimerQueueForTest(napi_env env, napi_callback_info info);
 
   void Deliver(napi_env env, napi_value fn);
   void Teardown();

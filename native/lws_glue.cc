@@ -35,15 +35,20 @@ Connection* ConnOf(struct lws* wsi) {
   return wsi ? static_cast<Connection*>(lws_get_opaque_user_data(wsi)) : nullptr;
 }
 
+void StopTimers(Connection& c) {
+  TimerQueue& q = c.service.timers();
+  q.Cancel(c.closeTimer.timer);
+  q.Cancel(c.echoTimer.timer);
+  q.Cancel(c.handshakeTimer.timer);
+  q.Cancel(c.heartbeatTimer.timer);
+}
+
 // Reports the end of the attempt (once) to its session, which frees it
 // after the current service iteration.
 void End(Connection& c, Cause cause, int code, const std::string& reason) {
   if (c.phase == Connection::Phase::kDone) return;
   c.phase = Connection::Phase::kDone;
-  lws_sul_cancel(&c.closeTimer.sul);
-  lws_sul_cancel(&c.echoTimer.sul);
-  lws_sul_cancel(&c.handshakeTimer.sul);
-  lws_sul_cancel(&c.heartbeatTimer.sul);
+  StopTimers(c);
   if (c.wsi) lws_set_opaque_user_data(c.wsi, nullptr);
   c.wsi = nullptr;
   AttemptEnd end;
@@ -62,11 +67,12 @@ void Fail(Connection& c, const char* code, const std::string& message, int statu
   if (c.errorJson.empty()) c.errorJson = ErrorJson(code, message, status, headers);
 }
 
-void StartTimer(Connection& c, ConnectionTimer& t, double ms, sul_cb_t cb) {
+void StartTimer(Connection& c, ConnectionTimer& t, double ms, TimerFn cb) {
   t.owner = &c;
-  if (ms < 0) ms = 0;
-  lws_sul_schedule(c.service.context(), 0, &t.sul, cb, static_cast<lws_usec_t>(ms * LWS_US_PER_MS));
+  c.service.timers().Schedule(t.timer, static_cast<int64_t>(ms * LWS_US_PER_MS), cb);
 }
+
+void StopTimer(Connection& c, ConnectionTimer& t) { c.service.timers().Cancel(t.timer); }
 
 // Drops the connection without a closing handshake. lws may replace the
 // timeout with one of its own as the connection progresses (connect done,
@@ -83,12 +89,12 @@ void FlushEvents() {
 }
 
 // The close handshake did not complete in time: drop TCP.
-void OnCloseTimeout(lws_sorted_usec_list_t* sul) {
-  Kill(*reinterpret_cast<ConnectionTimer*>(sul)->owner);
+void OnCloseTimeout(Timer* t) {
+  Kill(*reinterpret_cast<ConnectionTimer*>(t)->owner);
 }
 
-void OnHandshakeTimeout(lws_sorted_usec_list_t* sul) {
-  Connection* c = reinterpret_cast<ConnectionTimer*>(sul)->owner;
+void OnHandshakeTimeout(Timer* t) {
+  Connection* c = reinterpret_cast<ConnectionTimer*>(t)->owner;
   if (c->phase != Connection::Phase::kConnecting && c->phase != Connection::Phase::kResolving) return;
   Fail(*c, "ETIMEDOUT", "opening handshake timed out after " +
                             std::to_string(c->opts->handshakeTimeoutMs) + " ms");
@@ -105,8 +111,8 @@ void OnHandshakeTimeout(lws_sorted_usec_list_t* sul) {
 // time, so the PONG gives the RTT); when nothing proves life within
 // timeoutMs of a PING, the link is dead. lws's own validity timer (the
 // session's idle policy) backs this up at 1 s granularity.
-void OnHeartbeat(lws_sorted_usec_list_t* sul) {
-  Connection* c = reinterpret_cast<ConnectionTimer*>(sul)->owner;
+void OnHeartbeat(Timer* t) {
+  Connection* c = reinterpret_cast<ConnectionTimer*>(t)->owner;
   if (c->phase != Connection::Phase::kOpen || c->killed) return;
   const SessionPolicy& p = c->opts->policy;
   double now = WallMs();
@@ -436,7 +442,7 @@ void MarkFailed(Connection& c, int code, const char* errCode, const std::string&
   c.phase = Connection::Phase::kClosing;
   c.rx = std::vector<uint8_t>();
   c.pongs.clear();
-  lws_sul_cancel(&c.echoTimer.sul);
+  StopTimer(c, c.echoTimer);
   StartTimer(c, c.closeTimer, c.opts->closeTimeoutMs, OnCloseTimeout);
   c.session.AttemptFailed(c);
 }
@@ -454,8 +460,8 @@ int FailOpenConnection(Connection& c, struct lws* wsi, int code, const char* err
 
 // The server's Close was held (see Connection::echoHeld): JS did not
 // confirm within closeTimeout, or the queue did not drain. Echo now.
-void OnEchoTimeout(lws_sorted_usec_list_t* sul) {
-  Connection* c = reinterpret_cast<ConnectionTimer*>(sul)->owner;
+void OnEchoTimeout(Timer* t) {
+  Connection* c = reinterpret_cast<ConnectionTimer*>(t)->owner;
   if (!c->echoHeld || c->closeSent) return;
   c->echoWaitJs = false;
   c->echoForced = true;
@@ -528,7 +534,7 @@ int WriteControl(struct lws* wsi, enum lws_write_protocol type, const void* payl
 int SendEcho(Connection& c, struct lws* wsi) {
   c.closeSent = true;
   c.phase = Connection::Phase::kClosing;
-  lws_sul_cancel(&c.echoTimer.sul);
+  StopTimer(c, c.echoTimer);
   int code = c.peerCode == 1005 ? 1000 : c.peerCode;
   std::string reason = c.peerCode == 1005 ? std::string() : c.peerReason;
   lws_close_reason(wsi, static_cast<enum lws_close_status>(code),
@@ -711,7 +717,7 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
       return 0;
     }
     case LWS_CALLBACK_CLIENT_ESTABLISHED: {
-      lws_sul_cancel(&c->handshakeTimer.sul);
+      StopTimer(*c, c->handshakeTimer);
       c->phase = Connection::Phase::kOpen;
       c->lastLifeMs = WallMs();
       c->lastPingMs = c->lastLifeMs;  // the first PING is due intervalMs after the open
@@ -797,7 +803,7 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
       return LWS_NLWS_HOLD_CLOSE_ECHO;
     }
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-      lws_sul_cancel(&c->handshakeTimer.sul);
+      StopTimer(*c, c->handshakeTimer);
       if (c->killed) {
         End(*c, c->killCause, 1006, "");
       } else {
@@ -897,14 +903,7 @@ bool IsHeartbeatPong(const uint8_t* data, size_t len, double* sentMs) {
 Connection::Connection(Session& s, uint32_t g, std::shared_ptr<const ConnectOptions> o)
     : session(s), service(s.service), generation(g), opts(std::move(o)) {}
 
-Connection::~Connection() {
-  if (!contextGone) {
-    lws_sul_cancel(&closeTimer.sul);
-    lws_sul_cancel(&echoTimer.sul);
-    lws_sul_cancel(&handshakeTimer.sul);
-    lws_sul_cancel(&heartbeatTimer.sul);
-  }
-}
+Connection::~Connection() { StopTimers(*this); }
 
 void ConnectionStart(Connection& c) {
   const ConnectOptions& o = *c.opts;
@@ -1031,11 +1030,7 @@ void ConnectionResumeRx(Connection& c) {
 }
 
 void ConnectionDetach(Connection& c) {
-  lws_sul_cancel(&c.closeTimer.sul);
-  lws_sul_cancel(&c.echoTimer.sul);
-  lws_sul_cancel(&c.handshakeTimer.sul);
-  lws_sul_cancel(&c.heartbeatTimer.sul);
-  c.contextGone = true;
+  StopTimers(c);
   if (c.wsi) lws_set_opaque_user_data(c.wsi, nullptr);
   c.wsi = nullptr;
 }

@@ -11,6 +11,7 @@
 #include "command_queue.h"
 #include "connect_options.h"
 #include "policy.h"
+#include "timer_queue.h"
 #include "utf8.h"
 
 namespace nlws {
@@ -22,9 +23,9 @@ class ServiceThread;
 class Session;
 struct Connection;
 
-// An lws timer that knows its connection (lws hands back only the sul).
+// A timer that knows its connection (the callback gets only the timer).
 struct ConnectionTimer {
-  lws_sorted_usec_list_t sul;  // first member: the callback casts back
+  Timer timer;  // first member: the callback casts back
   Connection* owner;
 };
 
@@ -100,7 +101,6 @@ struct Connection {
   int redirectStatus = 0;
   int tlsVerifyError = 0;       // first OpenSSL X509_V_ERR seen, if any
   int tlsAlert = -1;            // first fatal TLS alert the server sent, if any
-  bool contextGone = false;
 
   ConnectionTimer closeTimer{};
   ConnectionTimer echoTimer{};

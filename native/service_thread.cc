@@ -315,6 +315,7 @@ void ServiceThread::Run() {
     SetThreadEventBatch(nullptr);
     return;
   }
+  timers_.Attach(context_);
   mailbox_->Open(context_);
   DrainCommands();  // commands posted before the context existed
   uint64_t published = events_.published();
@@ -342,7 +343,8 @@ void ServiceThread::Run() {
   mailbox_->SetSpinning(false);
   mailbox_->Close();
   for (auto& kv : sessions_) kv.second->Detach();
-  FreeFinished();  // cancels their timers while the context still exists
+  FreeFinished();
+  timers_.Detach();
   {
     std::lock_guard<std::mutex> lock(g_context_mutex);
     lws_context_destroy(context_);

@@ -15,6 +15,7 @@
 #include "command_queue.h"
 #include "cpu_budget.h"
 #include "event_batch.h"
+#include "timer_queue.h"
 
 namespace nlws {
 
@@ -76,6 +77,8 @@ class ServiceThread {
   EventBatch& events() { return events_; }
   std::shared_ptr<Mailbox> mailbox() { return mailbox_; }
   struct lws_context* context() { return context_; }
+  // Per-connection and per-session timers (timer_queue.h).
+  TimerQueue& timers() { return timers_; }
   struct lws_vhost* VhostFor(const Connection& c);
   // Finished attempts and sessions are freed after the current service
   // iteration, since callers up the stack may still hold them.
@@ -108,6 +111,7 @@ class ServiceThread {
 
   // Service thread only.
   struct lws_context* context_ = nullptr;
+  TimerQueue timers_;
   bool stopping_ = false;
   std::map<uint32_t, std::unique_ptr<Session>> sessions_;
   std::vector<std::unique_ptr<Connection>> buried_;

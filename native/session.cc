@@ -46,14 +46,10 @@ Session::Session(ServiceThread& s, uint32_t i, std::shared_ptr<ConnectOptions> o
 }
 
 Session::~Session() {
-  if (!contextGone_) {
-    lws_sul_cancel(&retryTimer_.sul);
-    lws_sul_cancel(&stallTimer_.sul);
-    lws_sul_cancel(&ageTimer_.sul);
-    lws_sul_cancel(&resetTimer_.sul);
-    lws_sul_cancel(&drainTimer_.sul);
-  }
+  for (SessionTimer* t : {&retryTimer_, &stallTimer_, &ageTimer_, &resetTimer_, &drainTimer_}) Cancel(*t);
 }
+
+void Session::Cancel(SessionTimer& t) { service.timers().Cancel(t.timer); }
 
 void Session::Emit(EventType type, double value, const std::string& json) {
   service.events().Add(type, id, value, json);
@@ -66,10 +62,9 @@ void Session::SetState(SessionState s) {
   Emit(EventType::kState, static_cast<double>(s), j);
 }
 
-static void Schedule(ServiceThread& svc, SessionTimer& t, Session* owner, double ms, sul_cb_t cb) {
+static void Schedule(ServiceThread& svc, SessionTimer& t, Session* owner, double ms, TimerFn cb) {
   t.owner = owner;
-  if (ms < 0) ms = 0;
-  lws_sul_schedule(svc.context(), 0, &t.sul, cb, static_cast<lws_usec_t>(ms * LWS_US_PER_MS));
+  svc.timers().Schedule(t.timer, static_cast<int64_t>(ms * LWS_US_PER_MS), cb);
 }
 
 Connection* Session::Attempt(uint32_t generation) {
@@ -266,8 +261,8 @@ void Session::SwitchToReplacement() {
   Flush();
 }
 
-void Session::OnDrainTimer(lws_sorted_usec_list_t* sul) {
-  Session* s = reinterpret_cast<SessionTimer*>(sul)->owner;
+void Session::OnDrainTimer(Timer* t) {
+  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
   if (!s->draining_) return;
   Connection* old = s->draining_;
   s->FinishDrain();
@@ -276,7 +271,7 @@ void Session::OnDrainTimer(lws_sorted_usec_list_t* sul) {
 }
 
 void Session::FinishDrain() {
-  lws_sul_cancel(&drainTimer_.sul);
+  Cancel(drainTimer_);
   draining_ = nullptr;
   for (auto& h : held_) service.events().AddOwned(h.type, id, 0, std::move(h.data));
   held_.clear();
@@ -511,9 +506,9 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
     return;
   }
 
-  lws_sul_cancel(&stallTimer_.sul);
-  lws_sul_cancel(&ageTimer_.sul);
-  lws_sul_cancel(&resetTimer_.sul);
+  Cancel(stallTimer_);
+  Cancel(ageTimer_);
+  Cancel(resetTimer_);
   // A message cut off mid-fragments is sent again whole.
   if (!queue_.empty() && queue_.front()->sent > 0 && queue_.front()->sent < queue_.front()->size())
     queue_.front()->sent = 0;
@@ -531,7 +526,7 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
   if (replacement_) Abandon(std::move(replacement_));
   if (draining_) {
     draining_ = nullptr;
-    lws_sul_cancel(&drainTimer_.sul);
+    Cancel(drainTimer_);
     for (auto& r : retiring_) Abandon(std::move(r));
     retiring_.clear();
   }
@@ -633,16 +628,16 @@ void Session::GiveUp(const AttemptEnd& end, const std::string& why) {
 
 void Session::Finish(int code, const std::string& reason) {
   if (state_ == SessionState::kClosed) return;
-  lws_sul_cancel(&retryTimer_.sul);
-  lws_sul_cancel(&stallTimer_.sul);
-  lws_sul_cancel(&ageTimer_.sul);
-  lws_sul_cancel(&resetTimer_.sul);
+  Cancel(retryTimer_);
+  Cancel(stallTimer_);
+  Cancel(ageTimer_);
+  Cancel(resetTimer_);
   if (replacement_) Abandon(std::move(replacement_));
   if (current_) Abandon(std::move(current_));
   for (auto& r : retiring_) Abandon(std::move(r));
   retiring_.clear();
   draining_ = nullptr;
-  lws_sul_cancel(&drainTimer_.sul);
+  Cancel(drainTimer_);
   held_.clear();
   // Nothing queued is lost silently: each unsent message comes back as 'drop'.
   while (!queue_.empty()) {
@@ -666,9 +661,9 @@ void Session::Close(int code, const std::string& reason) {
   closeCode_ = code;
   closeReason_ = reason;
   awaitingDecision_ = false;
-  lws_sul_cancel(&retryTimer_.sul);
-  lws_sul_cancel(&ageTimer_.sul);
-  lws_sul_cancel(&stallTimer_.sul);
+  Cancel(retryTimer_);
+  Cancel(ageTimer_);
+  Cancel(stallTimer_);
   if (replacement_) Abandon(std::move(replacement_));
   if (draining_) {
     Connection* old = draining_;
@@ -688,7 +683,7 @@ void Session::Close(int code, const std::string& reason) {
 void Session::Terminate() {
   if (state_ == SessionState::kClosed) return;
   userClosing_ = true;
-  lws_sul_cancel(&retryTimer_.sul);
+  Cancel(retryTimer_);
   if (replacement_) Abandon(std::move(replacement_));
   if (current_) {
     SetState(SessionState::kClosing);
@@ -715,8 +710,8 @@ void Session::ArmAge() {
 
 // Session timers run just before the service thread sleeps in poll(): each
 // publishes what it emitted at once.
-void Session::OnRetryTimer(lws_sorted_usec_list_t* sul) {
-  Session* s = reinterpret_cast<SessionTimer*>(sul)->owner;
+void Session::OnRetryTimer(Timer* t) {
+  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
   EventBatch& events = s->service.events();
   if (s->state_ == SessionState::kClosed || s->userClosing_) return;
   s->SetState(SessionState::kConnecting);
@@ -724,8 +719,8 @@ void Session::OnRetryTimer(lws_sorted_usec_list_t* sul) {
   events.Flush();
 }
 
-void Session::OnStallTimer(lws_sorted_usec_list_t* sul) {
-  Session* s = reinterpret_cast<SessionTimer*>(sul)->owner;
+void Session::OnStallTimer(Timer* t) {
+  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
   if (s->state_ != SessionState::kOpen || !s->current_) return;
   double now = WallMs();
   double idle = now - s->lastMessageMs_;
@@ -741,8 +736,8 @@ void Session::OnStallTimer(lws_sorted_usec_list_t* sul) {
   events.Flush();
 }
 
-void Session::OnAgeTimer(lws_sorted_usec_list_t* sul) {
-  Session* s = reinterpret_cast<SessionTimer*>(sul)->owner;
+void Session::OnAgeTimer(Timer* t) {
+  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
   if (s->state_ != SessionState::kOpen || !s->current_ || s->replacement_ || s->userClosing_) return;
   if (s->draining_) {
     // The previous rotation is still in its overlap: rotate after it.
@@ -754,19 +749,18 @@ void Session::OnAgeTimer(lws_sorted_usec_list_t* sul) {
   s->service.events().Flush();
 }
 
-void Session::OnResetTimer(lws_sorted_usec_list_t* sul) {
-  Session* s = reinterpret_cast<SessionTimer*>(sul)->owner;
+void Session::OnResetTimer(Timer* t) {
+  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
   s->tries_ = 0;
   s->refreshedOnce_ = false;
 }
 
 void Session::Detach() {
-  lws_sul_cancel(&drainTimer_.sul);
-  lws_sul_cancel(&retryTimer_.sul);
-  lws_sul_cancel(&stallTimer_.sul);
-  lws_sul_cancel(&ageTimer_.sul);
-  lws_sul_cancel(&resetTimer_.sul);
-  contextGone_ = true;
+  Cancel(drainTimer_);
+  Cancel(retryTimer_);
+  Cancel(stallTimer_);
+  Cancel(ageTimer_);
+  Cancel(resetTimer_);
   if (current_) ConnectionDetach(*current_);
   if (replacement_) ConnectionDetach(*replacement_);
   for (auto& r : retiring_) ConnectionDetach(*r);

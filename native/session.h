@@ -16,6 +16,7 @@
 #include "connect_options.h"
 #include "event_batch.h"
 #include "policy.h"
+#include "timer_queue.h"
 
 namespace nlws {
 
@@ -37,9 +38,9 @@ struct AttemptEnd {
 
 class Session;
 
-// An lws timer that knows its session.
+// A timer that knows its session.
 struct SessionTimer {
-  lws_sorted_usec_list_t sul;  // first member: the callback casts back
+  Timer timer;  // first member: the callback casts back
   Session* owner;
 };
 
@@ -127,11 +128,11 @@ class Session {
   std::unique_ptr<Connection> Take(Connection& c);
   std::string AttemptJson(const AttemptEnd& end) const;
 
-  static void OnRetryTimer(lws_sorted_usec_list_t* sul);
-  static void OnStallTimer(lws_sorted_usec_list_t* sul);
-  static void OnAgeTimer(lws_sorted_usec_list_t* sul);
-  static void OnResetTimer(lws_sorted_usec_list_t* sul);
-  static void OnDrainTimer(lws_sorted_usec_list_t* sul);
+  static void OnRetryTimer(Timer* t);
+  static void OnStallTimer(Timer* t);
+  static void OnAgeTimer(Timer* t);
+  static void OnResetTimer(Timer* t);
+  static void OnDrainTimer(Timer* t);
 
   SessionState state_ = SessionState::kConnecting;
   std::unique_ptr<Connection> current_;      // the active attempt
@@ -168,12 +169,12 @@ class Session {
   uint64_t rxUnacked_ = 0;
   bool rxPaused_ = false;
   void SetRxPaused(bool paused);
+  void Cancel(SessionTimer& t);
 
   SessionTimer retryTimer_{};
   SessionTimer stallTimer_{};
   SessionTimer ageTimer_{};
   SessionTimer resetTimer_{};
-  bool contextGone_ = false;
 };
 
 double WallMs();

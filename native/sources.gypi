@@ -15,6 +15,7 @@
       'native/session.cc',
       'native/policy.cc',
       'native/cpu_budget.cc',
+      'native/timer_queue.cc',
     ],
   },
 }
