@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Changes to lws 4.3.5's client, applied at build time: two speed-ups of the
-data path and eight fixes.
+"""Changes to lws 4.3.5's client, applied at build time: speed-ups of the
+data path and of many connections, and fixes.
 
 1. A bulk-payload path in the client frame parser (client-ws.c).
 
@@ -137,6 +137,17 @@ that Close instead of dropping TCP. As after the failures of fix 8, the
 receive buffer is reset (lws left it as it was on this path, and the rest of
 the frame would have been written past its end) and nothing more is parsed.
 
+11. Finding a connection by its socket (plat/unix/unix-fds.c). With
+fd_limit_per_thread below the process's fd limit (we set 16,384, so that
+a huge RLIMIT_NOFILE does not size lws's tables), lws keeps its fd -> wsi
+table as an unordered list and searches it linearly on every socket event,
+insertion and removal: with N connections each event cost O(N), and
+opening 10,000 connections was quadratic (21 % of the service thread in
+wsi_from_fd, 8 % in delete_from_fd). A connection now goes into the slot
+its fd indexes when that fd is below the table size and the slot is free,
+and is looked up there first; the linear search remains for anything else
+(an fd beyond the table, a slot taken), so nothing changes in what is found.
+
 Usage: patch-lws.py <lws source dir>. Fails unless each anchor occurs
 exactly once; a second run on a patched tree changes nothing.
 """
@@ -225,6 +236,55 @@ BOUND = "\t\t\t" + BOUND_MARK + """
 \t\t\t\tgoto bail2;
 \t\t\t}
 """ + BOUND_ANCHOR
+
+
+FD_LOOKUP_MARK = "/* node-libwebsockets: fd slot first (lookup) */"
+FD_LOOKUP_ANCHOR = (
+    "wsi_from_fd(const struct lws_context *context, int fd)\n{\n"
+    "\tstruct lws **p, **done;\n\n"
+    "\tif (!context->max_fds_unrelated_to_ulimit)\n"
+    "\t\treturn context->lws_lookup[fd - lws_plat_socket_offset()];\n"
+)
+FD_LOOKUP = FD_LOOKUP_ANCHOR + "\n\t" + FD_LOOKUP_MARK + """
+\tif (fd >= 0 && (unsigned int)fd < context->max_fds &&
+\t    context->lws_lookup[fd] && context->lws_lookup[fd]->desc.sockfd == fd)
+\t\treturn context->lws_lookup[fd];
+"""
+
+FD_INSERT_MARK = "/* node-libwebsockets: fd slot first (insert) */"
+FD_INSERT_ANCHOR = "\t/* find an empty slot */\n\n\twhile (p != done && *p)\n"
+FD_INSERT = "\t" + FD_INSERT_MARK + """
+\tif (wsi->desc.sockfd >= 0 &&
+\t    (unsigned int)wsi->desc.sockfd < context->max_fds &&
+\t    !context->lws_lookup[wsi->desc.sockfd]) {
+\t\tcontext->lws_lookup[wsi->desc.sockfd] = wsi;
+\t\treturn 0;
+\t}
+
+""" + FD_INSERT_ANCHOR
+
+FD_DELETE_MARK = "/* node-libwebsockets: fd slot first (delete) */"
+FD_DELETE_ANCHOR = "\t/* find the match */\n\n\twhile (p != done && (!*p || (*p)->desc.sockfd != fd))\n"
+FD_DELETE = "\t" + FD_DELETE_MARK + """
+\tif (fd >= 0 && (unsigned int)fd < context->max_fds && p[fd] &&
+\t    p[fd]->desc.sockfd == fd) {
+\t\tp[fd] = NULL;
+\t\treturn;
+\t}
+
+""" + FD_DELETE_ANCHOR
+
+FD_DELETE_WSI_MARK = "/* node-libwebsockets: fd slot first (delete wsi) */"
+FD_DELETE_WSI_ANCHOR = "\twhile (p != done && (!*p || (*p) != wsi))\n"
+FD_DELETE_WSI = "\t" + FD_DELETE_WSI_MARK + """
+\tif (wsi->desc.sockfd >= 0 &&
+\t    (unsigned int)wsi->desc.sockfd < context->max_fds &&
+\t    p[wsi->desc.sockfd] == wsi) {
+\t\tp[wsi->desc.sockfd] = NULL;
+\t\treturn;
+\t}
+
+""" + FD_DELETE_WSI_ANCHOR
 
 
 PAUSE_MARK = "/* node-libwebsockets: paused, stop reading */"
@@ -772,6 +832,11 @@ def main():
     patch(Path(sys.argv[1]) / "include" / "libwebsockets" / "lws-callbacks.h", INFLATE_CB_MARK, INFLATE_CB_ANCHOR,
           INFLATE_CB, "inflate failure callback added")
     patch(ws / "client-parser-ws.c", EXT_FAIL_MARK, EXT_FAIL_ANCHOR, EXT_FAIL, "extension failures close politely")
+    fds = Path(sys.argv[1]) / "lib" / "plat" / "unix" / "unix-fds.c"
+    patch(fds, FD_LOOKUP_MARK, FD_LOOKUP_ANCHOR, FD_LOOKUP, "fd lookup tries the fd's slot first")
+    patch(fds, FD_INSERT_MARK, FD_INSERT_ANCHOR, FD_INSERT, "fd insertion takes the fd's slot when free")
+    patch(fds, FD_DELETE_MARK, FD_DELETE_ANCHOR, FD_DELETE, "fd removal tries the fd's slot first")
+    patch(fds, FD_DELETE_WSI_MARK, FD_DELETE_WSI_ANCHOR, FD_DELETE_WSI, "wsi removal tries its fd's slot first")
 
 
 main()

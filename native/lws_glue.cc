@@ -23,6 +23,13 @@ namespace nlws {
 namespace {
 
 constexpr const char* kProtocolName = "nlws-client";
+// lws's own keepalive ("validity": a PING after secs_since_valid_ping, a
+// hang-up after secs_since_valid_hangup) is off for every connection. Its
+// default (300 s / 310 s) applied to connections with `heartbeat: false`
+// too, and each connection's validity timer sat in lws's sorted timer list,
+// which every insertion walks (opening 10,000 connections was quadratic).
+// Our heartbeat (timer queue, millisecond timers) is the only keepalive.
+const lws_retry_bo_t kNoLwsKeepalive = {};
 // Heartbeat PINGs carry this tag and the send time, so the PONG gives the RTT.
 constexpr char kHeartbeatTag[4] = {'n', 'l', 'h', 'b'};
 constexpr size_t kHeartbeatLen = sizeof(kHeartbeatTag) + sizeof(double);
@@ -109,8 +116,7 @@ void OnHandshakeTimeout(Timer* t) {
 
 // Keepalive (RFC 6455 5.5.2): a PING every intervalMs (carrying its send
 // time, so the PONG gives the RTT); when nothing proves life within
-// timeoutMs of a PING, the link is dead. lws's own validity timer (the
-// session's idle policy) backs this up at 1 s granularity.
+// timeoutMs of a PING, the link is dead.
 void OnHeartbeat(Timer* t) {
   Connection* c = reinterpret_cast<ConnectionTimer*>(t)->owner;
   if (c->phase != Connection::Phase::kOpen || c->killed) return;
@@ -159,15 +165,9 @@ void ProvenAlive(Connection& c) {
   }
 }
 
-void ProofOfLife(Connection& c, struct lws* wsi) {
+void ProofOfLife(Connection& c) {
   if (c.opts->policy.pongOnly || !c.opts->policy.heartbeatIntervalMs) return;
   ProvenAlive(c);
-  // lws_validity_confirmed re-sorts lws's timer list: at most 4 times a
-  // second, plenty for a backstop with whole-second granularity.
-  if (c.lastLifeMs - c.lastConfirmedMs >= 250 || c.lastLifeMs < c.lastConfirmedMs) {
-    c.lastConfirmedMs = c.lastLifeMs;
-    lws_validity_confirmed(wsi);
-  }
 }
 
 // HTTP response headers as a JSON object (lower-case names).
@@ -387,7 +387,7 @@ void StartLwsConnect(Connection& c) {
   i.local_protocol_name = kProtocolName;
   i.opaque_user_data = &c;
   i.pwsi = &c.wsi;
-  if (o.policy.heartbeatIntervalMs) i.retry_and_idle_policy = &c.session.idlePolicy;
+  i.retry_and_idle_policy = &kNoLwsKeepalive;
   int flags = 0;
   if (o.secure) {
     flags |= LCCSCF_USE_SSL;
@@ -470,16 +470,10 @@ void OnEchoTimeout(Timer* t) {
   if (c->wsi) lws_callback_on_writable(c->wsi);
 }
 
-bool HeartbeatBackstopFired(const Connection& c) {
-  uint16_t hup = c.session.idlePolicy.secs_since_valid_hangup;
-  return c.opts->policy.heartbeatIntervalMs && hup && c.phase == Connection::Phase::kOpen &&
-         WallMs() - c.lastLifeMs >= hup * 1000.0 - 100;
-}
-
 int OnReceive(Connection& c, struct lws* wsi, const uint8_t* in, size_t len) {
   if (c.phase != Connection::Phase::kOpen && c.phase != Connection::Phase::kClosing) return 0;
   if (c.failed || c.echoHeld) return 0;  // lws parses nothing more then; in case
-  ProofOfLife(c, wsi);
+  ProofOfLife(c);
   // A message starts with the first chunk after the previous message's
   // last. lws's first-fragment flag misses that start when a compressed
   // message's first frame inflated to nothing: the first output then comes
@@ -733,7 +727,7 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
       // lws hands every PING over (deps/patch-lws.py) instead of keeping
       // one PONG and dropping the PINGs that arrive while it is pending.
       if (c->phase != Connection::Phase::kOpen || c->failed || c->echoHeld) return 0;
-      ProofOfLife(*c, wsi);
+      ProofOfLife(*c);
       std::string payload(static_cast<const char*>(in), len);
       if (c->opts->autoPong) ConnectionPong(*c, payload);
       c->session.AttemptPing(*c, static_cast<const uint8_t*>(in), len);
@@ -757,7 +751,6 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
                              std::string(static_cast<const char*>(in), len) + ")");
       return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE_PONG: {
-      // lws confirms validity for PONGs itself.
       if (c->opts->policy.heartbeatIntervalMs) ProvenAlive(*c);
       c->session.AttemptPong(*c, static_cast<const uint8_t*>(in), len);
       return 0;
@@ -818,10 +811,6 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
         End(*c, Cause::kProtocol, c->closeCode, "");
       } else if (c->closeSent && c->closeRequested) {
         End(*c, Cause::kUser, c->closeCode, c->closeReason);
-      } else if (!c->killed && HeartbeatBackstopFired(*c)) {
-        // lws's validity timer (our heartbeat's backstop) hung up.
-        Fail(*c, "ERR_HEARTBEAT_TIMEOUT", "no proof of life (lws validity timeout)");
-        End(*c, Cause::kHeartbeat, 1006, "");
       } else {
         End(*c, c->killed ? c->killCause : Cause::kNetwork, 1006, "");
       }

@@ -68,7 +68,6 @@ struct Connection {
 
   // Heartbeat.
   double lastLifeMs = 0;      // last proof of life (wall clock)
-  double lastConfirmedMs = 0; // last lws_validity_confirmed()
   double pingSentMs = 0;      // our heartbeat PING awaiting proof of life, 0 if none
   double lastPingMs = 0;      // when the last heartbeat PING went out
   bool heartbeatPing = false; // send a heartbeat PING at the next WRITEABLE

@@ -34,15 +34,6 @@ Session::Session(ServiceThread& s, uint32_t i, std::shared_ptr<ConnectOptions> o
   retry_.conceal_count = p.maxAttempts ? p.maxAttempts : LWS_RETRY_CONCEAL_ALWAYS;
   // lws reads 0 as "its default, 30 %": the smallest jitter it can do is 1 %.
   retry_.jitter_percent = p.jitterPercent ? p.jitterPercent : 1;
-  if (p.heartbeatIntervalMs) {
-    // lws's validity timer is the backstop of our own heartbeat (which
-    // pings with a timestamp and has ms precision): it only hangs up, one
-    // second after our timeout would have fired.
-    auto secs = static_cast<uint16_t>(
-        std::ceil((p.heartbeatIntervalMs + p.heartbeatTimeoutMs) / 1000.0) + 1);
-    idlePolicy.secs_since_valid_ping = secs;
-    idlePolicy.secs_since_valid_hangup = secs;
-  }
 }
 
 Session::~Session() {

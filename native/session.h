@@ -93,8 +93,6 @@ class Session {
   const uint32_t id;
   std::shared_ptr<ConnectOptions> opts;  // newest (url/headers may change per attempt)
   const SessionPolicy& policy() const { return opts->policy; }
-  // Idle policy for lws (held by pointer by every wsi of this session).
-  lws_retry_bo_t idlePolicy{};
   bool closed() const { return state_ == SessionState::kClosed; }
 
  private:
