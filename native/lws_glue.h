@@ -10,6 +10,7 @@
 
 #include "command_queue.h"
 #include "connect_options.h"
+#include "fifo.h"
 #include "policy.h"
 #include "timer_queue.h"
 #include "utf8.h"
@@ -56,7 +57,7 @@ struct Connection {
   bool rxPaused = false;
 
   // Sending.
-  std::deque<std::unique_ptr<OutMessage>> priority;  // onOpen's sends
+  Fifo<std::unique_ptr<OutMessage>> priority;  // onOpen's sends
   std::vector<uint8_t> scratch;  // fragment copies: lws masks in place
   bool deflating = false;        // permessage-deflate negotiated
   std::string pingPayload;

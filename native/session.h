@@ -7,13 +7,13 @@
 #include <libwebsockets.h>
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "command_queue.h"
 #include "connect_options.h"
+#include "fifo.h"
 #include "event_batch.h"
 #include "policy.h"
 #include "timer_queue.h"
@@ -162,7 +162,7 @@ class Session {
   std::vector<uint32_t> table_;
   lws_retry_bo_t retry_{};
 
-  std::deque<std::unique_ptr<OutMessage>> queue_;
+  Fifo<std::unique_ptr<OutMessage>> queue_;
   uint64_t queueBytes_ = 0;
   uint64_t rxUnacked_ = 0;
   bool rxPaused_ = false;
