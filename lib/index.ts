@@ -1,7 +1,7 @@
 // node-libwebsockets: a WebSocket client for long-lived connections.
 import { WebSocketClient, type SessionSetup } from './client';
 import { rangeError, typeError } from './errors';
-import { resolveOptions, type ConnectOptions, type Dynamic, type HeadersInput } from './options';
+import { resolveOptions, type ConnectOptions, type Dynamic, type HeadersInput, type ProxyInput } from './options';
 import { resolvePolicy } from './policy';
 import { native } from './native';
 
@@ -46,16 +46,20 @@ export function connect(url: Dynamic<UrlInput>, options?: ConnectOptions): WebSo
   }
   const urlFn = isFn(url) ? url : undefined;
   const headersFn = isFn<HeadersInput>(user.headers) ? user.headers : undefined;
-  const dynamic = urlFn !== undefined || headersFn !== undefined;
+  const proxyFn = isFn<ProxyInput>(user.proxy) ? user.proxy : undefined;
+  const dynamic = urlFn !== undefined || headersFn !== undefined || proxyFn !== undefined;
   const policy = resolvePolicy({
     ...user,
     hookConfig: dynamic,
+    // Only a proxy function can bring new proxy credentials for a retry.
+    proxyRefresh: proxyFn !== undefined,
     hookDecide: user.shouldReconnect !== undefined,
     hookOnOpen: user.onOpen !== undefined,
   });
   // Validates everything static now; with a url function, against a
-  // stand-in URL (its own result is checked before each attempt).
-  const initial = resolveOptions(urlFn ? 'ws://url-function.invalid/' : url, user);
+  // stand-in URL (its own result is checked before each attempt), and so
+  // for a proxy function.
+  const initial = resolveOptions(urlFn ? 'ws://url-function.invalid/' : url, proxyFn ? { ...user, proxy: undefined } : user);
   initial.native.policy = policy.native;
   const setup: SessionSetup = {
     initial,
@@ -69,7 +73,8 @@ export function connect(url: Dynamic<UrlInput>, options?: ConnectOptions): WebSo
     setup.configure = async () => {
       const u = urlFn ? await urlFn() : (url as UrlInput);
       const headers = headersFn ? await headersFn() : user.headers;
-      return resolveOptions(u, { ...user, headers });
+      const proxy = proxyFn ? await proxyFn() : user.proxy;
+      return resolveOptions(u, { ...user, headers, proxy });
     };
   }
   return new WebSocketClient(setup);

@@ -36,6 +36,9 @@ export interface OpenSession {
 export type HeadersInput = Record<string, string>;
 export type Dynamic<T> = T | (() => T | Promise<T>);
 
+/** A proxy URL, or undefined for none. */
+export type ProxyInput = string | URL | undefined;
+
 export interface ConnectOptions {
   /** Extra request headers for the opening handshake; a function is called before every attempt. */
   headers?: Dynamic<HeadersInput>;
@@ -113,8 +116,12 @@ export interface ConnectOptions {
   allowInvalidDates?: boolean;
   /** Accept a certificate that does not name the host (DNS name or IP address) connected to. Default false. */
   allowHostMismatch?: boolean;
-  /** HTTP proxy, `http://[user:pass@]host:port`; CONNECT is used for ws and wss. */
-  proxy?: string | URL;
+  /**
+   * HTTP proxy, `http://[user:pass@]host:port`; CONNECT is used for ws and
+   * wss. A function is called before every attempt (credentials that
+   * change); it alone lets a retry follow a proxy's 407.
+   */
+  proxy?: Dynamic<ProxyInput>;
   /** Take the proxy from `https_proxy`/`http_proxy` (and honour `no_proxy`). Default false. */
   proxyFromEnv?: boolean;
   /** Receives libwebsockets' log lines. */

@@ -69,6 +69,7 @@ export interface NativePolicy {
   hookConfig: boolean;
   hookDecide: boolean;
   hookOnOpen: boolean;
+  proxyRefresh: boolean;
 }
 
 export const DEFAULT_BACKOFF_MS = [500, 1000, 2000, 5000, 10000, 30000] as const;
@@ -171,6 +172,7 @@ export type PolicyInput = Pick<
   hookConfig: boolean;
   hookDecide: boolean;
   hookOnOpen: boolean;
+  proxyRefresh?: boolean;  // a proxy function gives each attempt its credentials
 };
 
 export interface ResolvedPolicy {
@@ -244,6 +246,7 @@ export function resolvePolicy(o: PolicyInput): ResolvedPolicy {
     hookConfig: o.hookConfig,
     hookDecide: o.hookDecide,
     hookOnOpen: o.hookOnOpen,
+    proxyRefresh: o.proxyRefresh ?? false,
   };
   return { native, overflow, queueMaxMessages, queueMaxBytes };
 }

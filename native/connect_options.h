@@ -58,6 +58,7 @@ struct SessionPolicy {
   bool hookConfig = false;        // ask JS for url/headers before each attempt
   bool hookDecide = false;        // ask JS (shouldReconnect) after each failure
   bool hookOnOpen = false;        // run JS onOpen before flushing the backlog
+  bool proxyRefresh = false;      // a proxy function gives each attempt its credentials
 };
 
 struct ConnectOptions {

@@ -377,6 +377,7 @@ static std::unique_ptr<ConnectOptions> ParseConnectOptions(napi_env env, napi_va
     p.hookConfig = Bool(env, Prop(env, pol, "hookConfig"), false);
     p.hookDecide = Bool(env, Prop(env, pol, "hookDecide"), false);
     p.hookOnOpen = Bool(env, Prop(env, pol, "hookOnOpen"), false);
+    p.proxyRefresh = Bool(env, Prop(env, pol, "proxyRefresh"), false);
   }
   return opts;
 }
@@ -552,6 +553,7 @@ napi_value Environment::ClassifyForTest(napi_env env, napi_callback_info info) {
   f.closeCode = static_cast<int>(Number(env, Prop(env, o, "code"), 0));
   f.retryAfter = StringProp(env, o, "retryAfter");
   f.refreshedOnce = Bool(env, Prop(env, o, "refreshedOnce"), false);
+  f.proxyRefresh = Bool(env, Prop(env, o, "proxyRefresh"), false);
   f.reconnectOnNormalClose = Bool(env, Prop(env, o, "reconnectOnNormalClose"), true);
   f.nowMs = static_cast<int64_t>(Number(env, Prop(env, o, "nowMs"), WallMs()));
   nlws::Decision d = Classify(f);

@@ -260,6 +260,12 @@ bool IsRedirectStatus(unsigned int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
+// host:port of the proxy, as the user gave it.
+std::string ProxyName(const Connection& c) {
+  const std::string& h = c.opts->proxy.host;
+  return (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + std::to_string(c.opts->proxy.port);
+}
+
 // Turns lws's connection-error text into a code users can branch on.
 void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws* wsi) {
   std::string msg = in ? std::string(in, len) : std::string("connection failed");
@@ -331,10 +337,12 @@ void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws*
     code = "ECONNREFUSED";
     c.cause = Cause::kRefused;
   } else if (msg.find("proxy") != std::string::npos) {
-    // lws reports a refused CONNECT as "http_proxy -> <status>".
+    // lws reports a refused CONNECT as "http_proxy -> <status>": the
+    // proxy's answer, which the policy reads (407: its credentials).
     const char* arrow = strstr(msg.c_str(), "-> ");
-    Fail(c, "ERR_PROXY", "proxy: " + msg, arrow ? atoi(arrow + 3) : 0);
-    c.cause = Cause::kNetwork;
+    c.httpStatus = arrow ? atoi(arrow + 3) : 0;
+    Fail(c, "ERR_PROXY", "the proxy " + ProxyName(c) + " refused the tunnel: " + msg, c.httpStatus);
+    c.cause = Cause::kProxy;
     return;
   } else if (msg.find("tls") != std::string::npos || msg.find("ssl") != std::string::npos ||
              msg.find("SSL") != std::string::npos) {
@@ -348,6 +356,9 @@ void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws*
     code = "ETIMEDOUT";
     c.cause = Cause::kTimeout;
   }
+  // Through a proxy, the connection refused is the proxy's.
+  if (c.cause == Cause::kRefused && c.opts->proxy.enabled())
+    msg = "could not connect to the proxy " + ProxyName(c) + " (" + msg + ")";
   Fail(c, code, msg);
 }
 

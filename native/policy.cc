@@ -14,6 +14,7 @@ const char* CauseName(Cause c) {
     case Cause::kTimeout: return "timeout";
     case Cause::kTls: return "tls";
     case Cause::kHttp: return "http";
+    case Cause::kProxy: return "proxy";
     case Cause::kHandshake: return "handshake";
     case Cause::kHeartbeat: return "heartbeat";
     case Cause::kStall: return "stall";
@@ -84,6 +85,30 @@ Decision Classify(const Failure& f) {
         return d;
       }
       d.reason = "HTTP " + std::to_string(f.status) + ": back off";
+      return d;
+    case Cause::kProxy:
+      // The proxy refused the credentials (407; tinyproxy also 401, and a
+      // 403 refuses the client or the target): the same ones would be
+      // refused again. Only a proxy function can bring others.
+      if (f.status == 401 || f.status == 403 || f.status == 407) {
+        if (f.proxyRefresh && !f.refreshedOnce) {
+          d.action = Action::kRefreshRetry;
+          d.delayMs = 0;
+          d.reason = "the proxy answered " + std::to_string(f.status) + ": ask the proxy function again and retry once";
+        } else {
+          d.action = Action::kGiveUp;
+          d.reason = "the proxy answered " + std::to_string(f.status) +
+                     (f.proxyRefresh ? " again with the proxy function's new credentials"
+                                     : ": its credentials will not change by retrying");
+        }
+        return d;
+      }
+      if (f.status >= 400 && f.status < 500) {
+        d.action = Action::kGiveUp;
+        d.reason = "the proxy answered " + std::to_string(f.status) + ": will not change by retrying";
+        return d;
+      }
+      d.reason = "the proxy answered " + std::to_string(f.status) + ": back off";
       return d;
     case Cause::kClose:
     case Cause::kProtocol:

@@ -15,6 +15,7 @@ enum class Cause : uint8_t {
   kTimeout,    // opening handshake timed out
   kTls,        // TLS handshake or certificate failure
   kHttp,       // upgrade answered with a non-101 status
+  kProxy,      // the proxy answered CONNECT with a non-2xx status
   kHandshake,  // bad 101 (accept key, extensions, subprotocol)
   kHeartbeat,  // no proof of life within the heartbeat bounds
   kStall,      // no application message within stallTimeoutMs
@@ -32,6 +33,7 @@ struct Failure {
   int closeCode = 0;       // close code for kClose / kProtocol
   std::string retryAfter;  // Retry-After header value, if any
   bool refreshedOnce = false;  // a 401/403 already got its refresh-and-retry
+  bool proxyRefresh = false;   // a proxy function gives each attempt its credentials
   bool reconnectOnNormalClose = true;
   int64_t nowMs = 0;       // wall clock, for Retry-After dates
 };

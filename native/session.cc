@@ -537,6 +537,7 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
   f.closeCode = end.code;
   f.retryAfter = end.retryAfter;
   f.refreshedOnce = refreshedOnce_;
+  f.proxyRefresh = policy().proxyRefresh;
   f.reconnectOnNormalClose = policy().reconnectOnNormalClose;
   f.nowMs = static_cast<int64_t>(now);
   nlws::Decision d = Classify(f);

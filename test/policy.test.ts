@@ -12,6 +12,7 @@ type Failure = {
   code?: number;
   retryAfter?: string;
   refreshedOnce?: boolean;
+  proxyRefresh?: boolean;
   reconnectOnNormalClose?: boolean;
   nowMs?: number;
 };
@@ -36,6 +37,32 @@ const RANGE = { type: 'RangeError', code: 'ERR_OUT_OF_RANGE' };
 // resolvePolicy's required (hook) fields, so each test names only what it is about.
 const HOOKS = { hookConfig: false, hookDecide: false, hookOnOpen: false };
 const resolve = (o: Record<string, unknown> = {}) => resolvePolicy({ ...HOOKS, ...o } as Parameters<typeof resolvePolicy>[0]);
+
+describe('classifier: the proxy refusing the tunnel', () => {
+  const proxy = (status: number, extra: Partial<Failure> = {}) => classify({ cause: 'proxy', status, ...extra });
+
+  it.each([407, 401, 403])('%i (its credentials) gives up: the same ones would be refused again', (status) => {
+    expect(proxy(status)).toMatchObject({ action: 'give-up' });
+    expect(proxy(status).reason).toContain(String(status));
+  });
+
+  it.each([407, 401, 403])('%i with a proxy function asks it again and retries once, then gives up', (status) => {
+    expect(proxy(status, { proxyRefresh: true })).toMatchObject({ action: 'refresh-then-retry', delayMs: 0 });
+    expect(proxy(status, { proxyRefresh: true, refreshedOnce: true })).toMatchObject({ action: 'give-up' });
+  });
+
+  it.each([400, 404, 405])('other 4xx (%i) give up', (status) => {
+    expect(proxy(status)).toMatchObject({ action: 'give-up' });
+  });
+
+  it.each([500, 502, 503, 0])('%i backs off and retries', (status) => {
+    expect(proxy(status)).toMatchObject({ action: 'retry', delayMs: -1 });
+  });
+
+  it('a proxy function changes nothing for a server\'s own 401', () => {
+    expect(http(401, { proxyRefresh: true })).toMatchObject({ action: 'refresh-then-retry' });
+  });
+});
 
 describe('classifier: HTTP upgrade refusals', () => {
   it.each([401, 403])('%i refreshes credentials and retries at once, then gives up', (status) => {

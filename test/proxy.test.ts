@@ -3,7 +3,7 @@
 // validation.
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectOnce, WebSocketClient, type ConnectOptions, type WebSocketError } from './lib';
+import { connect, connectOnce, WebSocketClient, type ConnectOptions, type WebSocketError } from './lib';
 import { makeCerts } from './helpers/certs';
 import { startConnectProxy, type ConnectProxy, type ConnectProxyOptions } from './helpers/connect-proxy';
 import { startWsServer, type WsServer, type WsServerOptions } from './helpers/ws-server';
@@ -196,6 +196,123 @@ describe('proxy authentication', () => {
     const err = await expectFailure(`${s.url}/`, { proxy: `http://user:wrong@127.0.0.1:${proxy.port}` });
     expect(err.code).toBe('ERR_PROXY');
     expect(proxy.log.map((r) => r.outcome)).toEqual(['auth-required']);
+  });
+});
+
+describe('a proxy that refuses the credentials (issue 15)', () => {
+  // Each attempt failed with ERR_PROXY and the session reconnected (cause
+  // network) forever. A 407, or a 401/403 from the proxy, gives up like a 403
+  // from the server; only a proxy function can bring new credentials.
+  const auth = { user: 'user', pass: 'secret' };
+  const fast = { reconnect: { backoffMs: [20], jitterPercent: 0 } };
+
+  interface Outcome {
+    errors: WebSocketError[];
+    giveup: { cause: string; reason: string; status?: number };
+    attempts: number;
+  }
+
+  async function untilGiveUp(url: string, options: ConnectOptions): Promise<Outcome> {
+    const c = track(connect(url, { ...fast, ...options }));
+    const errors: WebSocketError[] = [];
+    let attempts = 0;
+    c.on('error', (e) => errors.push(e));
+    c.on('reconnecting', () => attempts++);
+    const gaveUp = once<[{ cause: string; reason: string; status?: number }]>(c, 'giveup', T, { rejectOnError: false });
+    const closed = once(c, 'close', T, { rejectOnError: false });
+    const [giveup] = await gaveUp;
+    await closed;
+    return { errors, giveup, attempts };
+  }
+
+  it('407 for missing credentials: one attempt, ERR_PROXY 407, then giveup with cause proxy', async () => {
+    const s = await wsServer();
+    const proxy = await proxyServer({ auth });
+    const r = await untilGiveUp(`${s.url}/`, { proxy: proxy.url });
+    expect(r.errors.map((e) => [e.code, e.status])).toEqual([['ERR_PROXY', 407]]);
+    expect(r.giveup).toMatchObject({ cause: 'proxy', status: 407 });
+    expect(r.attempts).toBe(0);
+    expect(proxy.log.map((x) => x.outcome)).toEqual(['auth-required']);
+    expect(s.connections).toBe(0);
+  });
+
+  it('407 for wrong credentials: the same', async () => {
+    const s = await wsServer();
+    const proxy = await proxyServer({ auth });
+    const r = await untilGiveUp(`${s.url}/`, { proxy: `http://user:wrong@127.0.0.1:${proxy.port}` });
+    expect(r.giveup).toMatchObject({ cause: 'proxy', status: 407 });
+    expect(proxy.log.map((x) => x.outcome)).toEqual(['auth-required']);
+  });
+
+  it.each(['401 Unauthorized', '403 Forbidden'])('%s from the proxy: the same', async (status) => {
+    const s = await wsServer();
+    const proxy = await proxyServer({ refuseWith: status });
+    const r = await untilGiveUp(`${s.url}/`, { proxy: proxy.url });
+    const code = Number(status.slice(0, 3));
+    expect(r.errors.map((e) => [e.code, e.status])).toEqual([['ERR_PROXY', code]]);
+    expect(r.giveup).toMatchObject({ cause: 'proxy', status: code });
+    expect(proxy.log).toHaveLength(1);
+  });
+
+  it('a proxy that fails otherwise (502) is retried', async () => {
+    const s = await wsServer();
+    const proxy = await proxyServer({ refuseWith: '502 Bad Gateway' });
+    const c = track(connect(`${s.url}/`, { ...fast, proxy: proxy.url }));
+    const [r] = await once<[{ cause: string; attempt: number }]>(c, 'reconnecting', T, { rejectOnError: false });
+    expect(r.cause).toBe('proxy');
+    expect(c.lastError).toMatchObject({ code: 'ERR_PROXY', status: 502 });
+  });
+
+  it('a proxy function is asked again after a 407, and its new credentials open the connection', async () => {
+    const s = await wsServer();
+    const proxy = await proxyServer({ auth });
+    const given = [`http://user:expired@127.0.0.1:${proxy.port}`, `http://user:secret@127.0.0.1:${proxy.port}`];
+    let calls = 0;
+    const c = track(connect(`${s.url}/`, { ...fast, proxy: () => given[Math.min(calls++, 1)] as string }));
+    await expectEcho(c, 'fresh credentials');
+    expect(calls).toBe(2);
+    expect(proxy.log.map((x) => x.outcome)).toEqual(['auth-required', 'tunnel']);
+  });
+
+  it('a proxy function whose credentials are refused twice: giveup after the second attempt', async () => {
+    const s = await wsServer();
+    const proxy = await proxyServer({ auth });
+    let calls = 0;
+    const r = await untilGiveUp(`${s.url}/`, { proxy: async () => (calls++, `http://user:wrong@127.0.0.1:${proxy.port}`) });
+    expect(calls).toBe(2);
+    expect(r.giveup).toMatchObject({ cause: 'proxy', status: 407 });
+    expect(proxy.log.map((x) => x.outcome)).toEqual(['auth-required', 'auth-required']);
+  });
+});
+
+describe('a proxy function', () => {
+  it('an invalid URL from it fails that attempt (cause config, ERR_CONFIG saying why), not connect()', async () => {
+    const s = await wsServer();
+    const c = track(connect(`${s.url}/`, { reconnect: { backoffMs: [20] }, proxy: () => 'socks5://127.0.0.1:1080' }));
+    const err = once<[WebSocketError]>(c, 'error', T);
+    const [r] = await once<[{ cause: string }]>(c, 'reconnecting', T, { rejectOnError: false });
+    expect(r.cause).toBe('config');
+    const [e] = await err;
+    expect(e.code).toBe('ERR_CONFIG');
+    expect(e.message).toContain('proxy must be an http:// URL');
+  });
+
+  it('undefined from it means no proxy', async () => {
+    const s = await wsServer();
+    const c = track(connectOnce(`${s.url}/`, { proxy: async () => undefined }));
+    await expectEcho(c, 'direct');
+  });
+});
+
+describe('a proxy that is down (issue 15)', () => {
+  it('the error names the proxy, not the target', async () => {
+    const s = await wsServer();
+    const gone = await proxyServer();
+    const proxyPort = gone.port;
+    await gone.close();
+    const err = await expectFailure(`${s.url}/`, { proxy: `http://127.0.0.1:${proxyPort}` });
+    expect(err.code).toBe('ECONNREFUSED');
+    expect(err.message).toMatch(new RegExp(`^could not connect to the proxy 127\\.0\\.0\\.1:${proxyPort} `));
   });
 });
 

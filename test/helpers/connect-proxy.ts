@@ -15,9 +15,11 @@ export interface ConnectProxyOptions {
   host?: string;
   /** Which targets may be tunnelled (default: 127.0.0.1, ::1, localhost). */
   allowTarget?: (host: string, port: number) => boolean;
+  /** Answer every CONNECT with this status line instead (e.g. '401 Unauthorized', as tinyproxy may). */
+  refuseWith?: string;
 }
 
-export type ConnectOutcome = 'tunnel' | 'auth-required' | 'forbidden' | 'bad-request' | 'bad-gateway';
+export type ConnectOutcome = 'tunnel' | 'auth-required' | 'forbidden' | 'bad-request' | 'bad-gateway' | 'refused';
 
 export interface ConnectRecord {
   /** Target as written in the request line, e.g. "127.0.0.1:8080". */
@@ -85,6 +87,11 @@ export async function startConnectProxy(options: ConnectProxyOptions = {}): Prom
     log.push(record);
     track(client);
 
+    if (options.refuseWith !== undefined) {
+      record.outcome = 'refused';
+      answer(client, options.refuseWith);
+      return;
+    }
     if (expectedToken !== undefined && !authorized(req.headers['proxy-authorization'])) {
       record.outcome = 'auth-required';
       answer(client, '407 Proxy Authentication Required', 'Proxy-Authenticate: Basic realm="test"\r\n');
