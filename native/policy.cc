@@ -79,7 +79,13 @@ Decision Classify(const Failure& f) {
         d.reason = "HTTP " + std::to_string(f.status) + (after >= 0 ? ": retry after the server's delay" : ": back off");
         return d;
       }
-      if (f.status >= 300 && f.status < 500) {
+      if (f.status < 300) {
+        // A plain HTTP endpoint answered: the URL is wrong, not the server down.
+        d.action = Action::kGiveUp;
+        d.reason = "HTTP " + std::to_string(f.status) + ": not a WebSocket endpoint (wrong URL?)";
+        return d;
+      }
+      if (f.status < 500) {
         d.action = Action::kGiveUp;
         d.reason = "HTTP " + std::to_string(f.status) + " will not change by retrying";
         return d;

@@ -91,6 +91,11 @@ describe('classifier: HTTP upgrade refusals', () => {
     expect(http(status)).toMatchObject({ action: 'give-up' });
   });
 
+  it.each([200, 204, 100])('%i gives up: a plain HTTP endpoint means a wrong URL', (status) => {
+    expect(http(status)).toMatchObject({ action: 'give-up' });
+    expect(http(status).reason).toMatch(/not a WebSocket endpoint/);
+  });
+
   it.each([500, 502])('%i backs off and retries', (status) => {
     expect(http(status)).toMatchObject({ action: 'retry', delayMs: -1 });
   });

@@ -336,6 +336,18 @@ describe('failure classes', () => {
     expect(server.attempts).toHaveLength(1);
   });
 
+  it.each([200, 204])('gives up by default when the upgrade is answered %i (a plain HTTP endpoint: a wrong URL)', async (status) => {
+    const server = await faultServer({ upgrade: { status } });
+    const { c, ev } = open(server.url);
+    const [g] = await ev.next('giveup');
+    expect(g).toMatchObject({ cause: 'http', status });
+    expect(g.reason).toMatch(/not a WebSocket endpoint/);
+    expect((await ev.next('close'))[0]).toBe(1006);
+    await expect(c.opened).rejects.toMatchObject({ code: 'ERR_UNEXPECTED_RESPONSE', status });
+    expect(ev.all('reconnecting')).toHaveLength(0);
+    expect(server.attempts).toHaveLength(1);
+  });
+
   it('refreshes the headers after a 401 and opens on the second attempt', async () => {
     const server = await faultServer({ upgrade: requireHeader('authorization', ['Bearer token-2']) });
     let calls = 0;
