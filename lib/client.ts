@@ -5,7 +5,7 @@
 import { isUtf8 as isUtf8Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { checkCloseArgs } from './close-codes';
-import { WebSocketError, typeError } from './errors';
+import { WebSocketError, typeError, type ErrorCode, type ErrorDetails } from './errors';
 import { EventType, native, type EventSink } from './native';
 import type { ConnectOptions, OpenSession, ReconnectInfo, ResolvedOptions } from './options';
 import type { OverflowPolicy } from './policy';
@@ -111,10 +111,16 @@ interface OpenPayload {
   at?: number;
 }
 interface ErrorPayload {
-  code: string;
+  code: ErrorCode;
   message: string;
   status?: number;
   headers?: Record<string, string>;
+  /** lws's own words for the failure (debug log only). */
+  detail?: string;
+  syscall?: string;
+  address?: string;
+  port?: number;
+  hostname?: string;
 }
 
 /** How a session gets the url/headers of each attempt, and its hooks. */
@@ -423,9 +429,18 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
     if (known?.refused && known.refused.code === info.code) return known.refused;
     // The URL of the attempt that failed (a redirect's target on a hop).
     const url = known ? known.options.url.href : this.url;
-    const details: { url: string; status?: number; headers?: Record<string, string> } = { url };
+    const details: ErrorDetails = { url };
     if (info.status !== undefined) details.status = info.status;
     if (info.headers !== undefined) details.headers = info.headers;
+    if (info.syscall !== undefined) {
+      // A system error: Node's wording exactly (`connect ECONNREFUSED
+      // 127.0.0.1:9`), with Node's fields; the URL is in `url`.
+      details.syscall = info.syscall;
+      if (info.address !== undefined) details.address = info.address;
+      if (info.port !== undefined) details.port = info.port;
+      if (info.hostname !== undefined) details.hostname = info.hostname;
+      return new WebSocketError(info.code, info.message, details);
+    }
     return new WebSocketError(info.code, `${info.message} (${url})`, details);
   }
 

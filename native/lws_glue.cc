@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -70,8 +71,54 @@ void End(Connection& c, Cause cause, int code, const std::string& reason) {
 }
 
 void Fail(Connection& c, const char* code, const std::string& message, int status = 0,
-          const std::string& headers = "") {
-  if (c.errorJson.empty()) c.errorJson = ErrorJson(code, message, status, headers);
+          const std::string& headers = "", const std::string& detail = "") {
+  if (c.errorJson.empty()) c.errorJson = ErrorJson(code, message, status, headers, detail);
+}
+
+// A failed system call, worded and described as Node's system errors are
+// (`connect ECONNREFUSED 127.0.0.1:9`, with syscall, address and port; the
+// façade adds errno). `detail` (lws's own words) is kept for the debug log.
+void FailSystem(Connection& c, const char* code, const char* syscall, const std::string& address,
+                int port, const std::string& detail) {
+  if (!c.errorJson.empty()) return;
+  std::string message = std::string(syscall) + " " + code + " " + address;
+  if (port) message += ":" + std::to_string(port);
+  std::string j = ErrorJson(code, message, 0, "", detail);
+  j.pop_back();
+  j += ",\"syscall\":";
+  AppendJsonString(j, syscall, strlen(syscall));
+  j += port ? ",\"address\":" : ",\"hostname\":";
+  AppendJsonString(j, address);
+  if (port) j += ",\"port\":" + std::to_string(port);
+  c.errorJson = j + "}";
+}
+
+// connect() failures, named as Node names them. Anything else is
+// ERR_CONNECT: the error codes are a closed list (lib/errors.ts).
+const char* ConnectErrorCode(int err) {
+  switch (err) {
+    case ECONNREFUSED: return "ECONNREFUSED";
+    case ETIMEDOUT: return "ETIMEDOUT";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
+    case ENETUNREACH: return "ENETUNREACH";
+    case EHOSTDOWN: return "EHOSTDOWN";
+    case ENETDOWN: return "ENETDOWN";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case ECONNRESET: return "ECONNRESET";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    default: return err ? "ERR_CONNECT" : "ECONNREFUSED";
+  }
+}
+
+// The errno in lws's connect failure text ("conn fail: 111", "conn fail:
+// errno 111: ..."), or 0.
+int ConnectErrno(const std::string& msg) {
+  size_t at = msg.find("conn fail: ");
+  if (at == std::string::npos) return 0;
+  const char* p = msg.c_str() + at + 11;
+  if (strncmp(p, "errno ", 6) == 0) p += 6;
+  return isdigit(static_cast<unsigned char>(*p)) ? atoi(p) : 0;
 }
 
 void StartTimer(Connection& c, ConnectionTimer& t, double ms, TimerFn cb) {
@@ -334,8 +381,14 @@ void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws*
   c.cause = Cause::kNetwork;
   if (msg.find("refused") != std::string::npos || msg.find("connect failed") != std::string::npos ||
       msg.find("conn fail") != std::string::npos) {
-    code = "ECONNREFUSED";
-    c.cause = Cause::kRefused;
+    // connect() failed: named by its errno as Node names it (ECONNREFUSED,
+    // EHOSTUNREACH, ...), at the address connected to (the proxy's when proxied).
+    code = ConnectErrorCode(ConnectErrno(msg));
+    c.cause = strcmp(code, "ECONNREFUSED") == 0 ? Cause::kRefused : Cause::kNetwork;
+    bool proxied = c.opts->proxy.enabled();
+    FailSystem(c, code, "connect", proxied ? c.proxyAddress : c.address,
+               proxied ? c.opts->proxy.port : c.opts->port, msg);
+    return;
   } else if (msg.find("proxy") != std::string::npos) {
     // lws reports a refused CONNECT as "http_proxy -> <status>": the
     // proxy's answer, which the policy reads (407: its credentials).
@@ -355,6 +408,11 @@ void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws*
   } else if (msg.find("timeout") != std::string::npos || msg.find("timed out") != std::string::npos) {
     code = "ETIMEDOUT";
     c.cause = Cause::kTimeout;
+  } else {
+    // The server hung up before answering the upgrade: what Node's http
+    // (and so ws) reports as "socket hang up", code ECONNRESET.
+    Fail(c, code, "socket hang up", 0, "", msg);
+    return;
   }
   // Through a proxy, the connection refused is the proxy's.
   if (c.cause == Cause::kRefused && c.opts->proxy.enabled())
@@ -883,13 +941,17 @@ const struct lws_protocols* ClientProtocols() { return kProtocols; }
 const struct lws_extension* ClientExtensions() { return kExtensions; }
 
 std::string ErrorJson(const char* code, const std::string& message, int status,
-                      const std::string& headersJson) {
+                      const std::string& headersJson, const std::string& detail) {
   std::string j = "{\"code\":";
   AppendJsonString(j, code, strlen(code));
   j += ",\"message\":";
   AppendJsonString(j, message);
   if (status) j += ",\"status\":" + std::to_string(status);
   if (!headersJson.empty()) j += ",\"headers\":" + headersJson;
+  if (!detail.empty()) {
+    j += ",\"detail\":";
+    AppendJsonString(j, detail);
+  }
   j += "}";
   return j;
 }
@@ -946,7 +1008,7 @@ void ConnectionResolved(Connection& c, const std::string& address, const std::st
   if (c.phase != Connection::Phase::kResolving) return;
   if (!error.empty()) {
     const std::string& target = c.opts->proxy.enabled() ? c.opts->proxy.host : c.opts->host;
-    Fail(c, error.c_str(), "could not resolve " + target + " (" + error + ")");
+    FailSystem(c, error.c_str(), "getaddrinfo", target, 0, "");
     End(c, Cause::kDns, 1006, "");
     return;
   }

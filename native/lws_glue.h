@@ -132,7 +132,8 @@ void ConnectionDetach(Connection& c);
 // A PONG answering one of our heartbeat PINGs: gives the time it was sent.
 bool IsHeartbeatPong(const uint8_t* data, size_t len, double* sentMs);
 
+// `detail`: lws's own words for the failure, for the debug log.
 std::string ErrorJson(const char* code, const std::string& message, int status = 0,
-                      const std::string& headersJson = "");
+                      const std::string& headersJson = "", const std::string& detail = "");
 
 }  // namespace nlws
