@@ -2,6 +2,8 @@
 // default trust store would be the build machine's, so we hand it Node's
 // (`tls.rootCertificates`), making verification behave as `https` does.
 import { X509Certificate, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as tls from 'node:tls';
 import { rootCertificates } from 'node:tls';
 import { typeError } from './errors';
 
@@ -47,10 +49,43 @@ function storeOf(der: Buffer[]): TrustStore {
 
 let nodeRoots: TrustStore | undefined;
 
-/** Node's bundled root certificates, converted once. */
+/**
+ * The certificates of NODE_EXTRA_CA_CERTS, which Node's `https` trusts
+ * beside its roots. Node reads the file once at startup and warns itself
+ * when it cannot: newer Node versions hand out what they loaded
+ * (`tls.getCACertificates('extra')`), older ones get the file read here.
+ */
+function extraCaCertificates(): Buffer[] {
+  const fromNode = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates;
+  if (typeof fromNode === 'function') return fromNode('extra').flatMap((pem) => toDer(pem, 'NODE_EXTRA_CA_CERTS', false));
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return [];
+  let text: string;
+  try {
+    text = readFileSync(file, 'latin1');
+  } catch {
+    return []; // Node has warned about it at startup
+  }
+  const out: Buffer[] = [];
+  for (const m of text.matchAll(PEM_BLOCK)) {
+    const der = Buffer.from((m[1] ?? '').replace(/\s+/g, ''), 'base64');
+    try {
+      new X509Certificate(der);
+      out.push(der);
+    } catch {
+      // Node skips what it cannot parse too
+    }
+  }
+  return out;
+}
+
+/** Node's default trust store: its bundled roots and NODE_EXTRA_CA_CERTS, converted once. */
 export function nodeTrustStore(): TrustStore {
   // Node's own roots need no check (and parsing ~150 certificates costs time).
-  nodeRoots ??= storeOf(rootCertificates.flatMap((pem) => toDer(pem, 'tls.rootCertificates', false)));
+  nodeRoots ??= storeOf([
+    ...rootCertificates.flatMap((pem) => toDer(pem, 'tls.rootCertificates', false)),
+    ...extraCaCertificates(),
+  ]);
   return nodeRoots;
 }
 
