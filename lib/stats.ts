@@ -124,7 +124,7 @@ export class StatsRecorder {
     const rtt: Stats['rtt'] = { samples: this.rttCount };
     if (this.rttLast !== undefined) {
       rtt.lastMs = this.rttLast;
-      rtt.avgMs = this.rttSum / this.rttCount;
+      rtt.avgMs = Math.round(this.rttSum / this.rttCount);
       rtt.maxMs = this.rttMax;
     }
     const s: Stats = {

@@ -17,9 +17,10 @@ double WallMs() {
 
 namespace {
 
+// Times and durations reach JS as whole milliseconds (finer is noise).
 std::string Num(double v) {
   char buf[32];
-  snprintf(buf, sizeof buf, "%.3f", v);
+  snprintf(buf, sizeof buf, "%.0f", v);
   return buf;
 }
 

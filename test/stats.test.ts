@@ -330,3 +330,36 @@ describe('toPrometheus', () => {
     expect([...families.keys()].every((n) => n.startsWith('feed_ws_'))).toBe(true);
   });
 });
+
+describe('a live session', () => {
+  it('reports every time and duration as whole milliseconds: stats(), its log and the event payloads', async () => {
+    const { connect } = await import('./lib');
+    const { startFaultServer } = await import('./helpers/fault-server');
+    const { once, waitFor } = await import('./helpers/wait');
+    const server = await startFaultServer();
+    const c = connect(server.url, { heartbeat: { intervalMs: 20, timeoutMs: 1000 }, reconnect: { backoffMs: [5] } });
+    const payloads: unknown[] = [];
+    for (const name of ['open', 'disconnect', 'reconnecting', 'gap'] as const) c.on(name, (info: unknown) => void payloads.push(info));
+    try {
+      const first = await server.nextConnection(5000);
+      await waitFor(() => c.stats().rtt.samples >= 3, 5000, { label: 'three heartbeat round trips' });
+      first.ws.terminate();
+      await once(c, 'reconnecting', 5000);
+      await server.nextConnection(5000);
+      await waitFor(() => c.stats().connects === 2 && c.stats().rtt.samples >= 4, 5000, { label: 'the reconnection' });
+      const numbers: Array<[string, number]> = [];
+      const walk = (v: unknown, path: string): void => {
+        if (typeof v === 'number') numbers.push([path, v]);
+        else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
+      };
+      walk(c.stats(), 'stats');
+      walk(payloads, 'events');
+      expect(numbers.some(([p]) => p === 'stats.rtt.avgMs')).toBe(true);
+      expect(numbers.some(([p]) => p.endsWith('.uptimeMs'))).toBe(true);
+      expect(numbers.filter(([, v]) => !Number.isInteger(v))).toEqual([]);
+    } finally {
+      c.terminate();
+      await server.close();
+    }
+  });
+});
