@@ -148,11 +148,21 @@ its fd indexes when that fd is below the table size and the slot is free,
 and is looked up there first; the linear search remains for anything else
 (an fd beyond the table, a slot taken), so nothing changes in what is found.
 
+Last, the set of changes applied is recorded in lws itself (in
+lib/core/libwebsockets.c): nlws_lws_patch_set() returns the name of each
+change (its mark) and the SHA-256 of this script, which the addon reports as
+`lwsPatches` beside the plain lws version. lws's own version string carries
+the git commit of the tree it was built in (ours), not its own release.
+
 Usage: patch-lws.py <lws source dir>. Fails unless each anchor occurs
 exactly once; a second run on a patched tree changes nothing.
 """
+import hashlib
 import sys
 from pathlib import Path
+
+# Names of the changes applied (or found applied), in order.
+APPLIED = []
 
 MARK = "/* node-libwebsockets: bulk payload */"
 ANCHOR = "\t\tif (lws_ws_client_rx_sm(wsi, *(*buf)++)) {\n"
@@ -497,6 +507,7 @@ EXT_FAIL = """\t\t\tif (n < 0) {
 
 def patch_span(path, mark, start, end, replacement, what):
     """Replaces the text from `start` up to (not including) `end`."""
+    APPLIED.append(mark.replace("/* node-libwebsockets:", "").replace("*/", "").strip())
     text = path.read_text()
     if mark in text:
         return
@@ -780,6 +791,7 @@ FAIL_CLOSE = [(
 
 
 def patch(path, mark, anchor, replacement, what):
+    APPLIED.append(mark.replace("/* node-libwebsockets:", "").replace("*/", "").strip())
     text = path.read_text()
     if mark in text:
         return
@@ -791,6 +803,7 @@ def patch(path, mark, anchor, replacement, what):
 
 def patch_all(path, mark, pairs, what):
     """Several anchored replacements that belong together, applied as one."""
+    APPLIED.append(mark.replace("/* node-libwebsockets:", "").replace("*/", "").strip())
     text = path.read_text()
     if mark in text:
         return
@@ -837,6 +850,25 @@ def main():
     patch(fds, FD_INSERT_MARK, FD_INSERT_ANCHOR, FD_INSERT, "fd insertion takes the fd's slot when free")
     patch(fds, FD_DELETE_MARK, FD_DELETE_ANCHOR, FD_DELETE, "fd removal tries the fd's slot first")
     patch(fds, FD_DELETE_WSI_MARK, FD_DELETE_WSI_ANCHOR, FD_DELETE_WSI, "wsi removal tries its fd's slot first")
+
+    record_patch_set(Path(sys.argv[1]) / "lib" / "core" / "libwebsockets.c")
+
+
+PATCH_SET_MARK = "/* node-libwebsockets: patch set */"
+
+
+def record_patch_set(path):
+    """Appends nlws_lws_patch_set(): "<name>;<name>;...@<sha256 of this script>"."""
+    text = path.read_text()
+    if PATCH_SET_MARK in text:
+        return
+    digest = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    value = ";".join(dict.fromkeys(APPLIED)) + "@" + digest  # a change in several files is named once
+    if '"' in value or "\\" in value:
+        sys.exit("patch-lws: a patch name must not contain quotes or backslashes")
+    path.write_text(text + "\n" + PATCH_SET_MARK + "\nconst char *nlws_lws_patch_set(void);\n"
+                    "const char *nlws_lws_patch_set(void) { return \"" + value + "\"; }\n")
+    print(f"patch-lws: patch set recorded in {path}")
 
 
 main()

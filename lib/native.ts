@@ -183,8 +183,11 @@ function updateLogLevel(): void {
 }
 updateLogLevel();
 
+const [patchNames = '', patchHash = ''] = String(constants.lwsPatchSet ?? '').split('@');
+
 export const native = {
   lwsVersion: constants.lwsVersion as string,
+  lwsPatches: Object.freeze({ names: Object.freeze(patchNames ? patchNames.split(';') : []), sha256: patchHash }),
 
   /** Starts a session. */
   connect(options: NativeConnectOptions, trust: TrustStore | undefined, sink: EventSink): number {

@@ -13,6 +13,10 @@
 #include "policy.h"
 #include "session.h"
 
+// Defined in lws by deps/patch-lws.py: the names of our changes to lws and
+// the SHA-256 of the script that made them, "<name>;<name>;...@<sha256>".
+extern "C" const char* nlws_lws_patch_set(void);
+
 namespace nlws {
 
 namespace {
@@ -699,9 +703,15 @@ napi_value Environment::Constants(napi_env env, napi_callback_info info) {
   setInt("LLL_INFO", LLL_INFO);
   setInt("LLL_DEBUG", LLL_DEBUG);
   setInt("LLL_CLIENT", LLL_CLIENT);
-  napi_value s;
-  if (napi_create_string_utf8(env, lws_get_library_version(), NAPI_AUTO_LENGTH, &s) == napi_ok)
-    napi_set_named_property(env, o, "lwsVersion", s);
+  // lws's own version string ends in the git commit of the tree it was
+  // built in (ours): report the release, and our changes to it apart.
+  auto setString = [&](const char* name, const std::string& v) {
+    napi_value n;
+    if (napi_create_string_utf8(env, v.c_str(), v.size(), &n) == napi_ok) napi_set_named_property(env, o, name, n);
+  };
+  setString("lwsVersion", std::to_string(LWS_LIBRARY_VERSION_MAJOR) + "." + std::to_string(LWS_LIBRARY_VERSION_MINOR) +
+                              "." + std::to_string(LWS_LIBRARY_VERSION_PATCH));
+  setString("lwsPatchSet", nlws_lws_patch_set());
   return o;
 }
 
