@@ -85,6 +85,9 @@ export interface WebSocketClientEvents {
   redirect: [info: RedirectInfo];
 }
 
+/** The code of the process warning for a failure nobody listened to. */
+export const UNHEARD_ERROR_WARNING = 'NLWS_UNHANDLED_ERROR';
+
 export const CONNECTING = 0;
 export const OPEN = 1;
 export const CLOSING = 2;
@@ -184,6 +187,9 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
   #referenced = true;
   #holding = false;
   #userClosed = false;
+  #warned = false;
+  #unlistenAbort: (() => void) | undefined;
+  #aborted: WebSocketError | undefined;
   #lastError: WebSocketError | undefined;
   #closed: Promise<void>;
   #resolveOpened!: () => void;
@@ -219,6 +225,24 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
     if (this.#options.logger) native.addLogger(this.#options.logger);
     this.#id = native.connect({ ...this.#options.native }, this.#options.trust, this);
     this.#hold(true);
+    const signal = setup.user.signal;
+    if (signal) {
+      const onAbort = (): void => this.#abort(signal.reason);
+      if (signal.aborted) {
+        onAbort();
+      } else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.#unlistenAbort = () => signal.removeEventListener('abort', onAbort);
+      }
+    }
+  }
+
+  /** The `signal` option fired: end the session as close() does; `opened` rejects with ERR_ABORTED. */
+  #abort(reason: unknown): void {
+    if (this.#state === 'closed' || this.#userClosed) return;
+    this.#aborted = new WebSocketError('ERR_ABORTED', `the session was aborted (${this.url})`, { url: this.url, cause: reason });
+    this.#lastError = this.#aborted;
+    void this.close(1000);
   }
 
   get readyState(): ReadyState {
@@ -503,7 +527,7 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
         this.emit('ping', Buffer.from(chunk.subarray(offset, offset + length)));
         return;
       case EventType.Pong:
-        if (value >= 0) this.#stats.rtt(value);
+        if (value >= 0) this.#stats.rtt(Math.round(value));
         else this.emit('pong', Buffer.from(chunk.subarray(offset, offset + length)));
         return;
       case EventType.Error: {
@@ -511,7 +535,10 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
         this.#lastError = err;
         // Unlike ws, an 'error' without listeners does not throw: failures
         // of long-lived connections are expected, and the session goes on.
+        // But it is not silent either: the first one becomes a process
+        // warning (stderr by default), once per session.
         if (this.listenerCount('error') > 0) this.emit('error', err);
+        else this.#warnUnheard(err);
         return;
       }
       case EventType.Disconnect: {
@@ -585,9 +612,10 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
         this.#stats.closed(at);
         this.#stats.record(at, 'close', { code: info.code, reason: info.reason });
         this.#hold(false);
+        this.#unlistenAbort?.();
         if (this.#options.logger) native.removeLogger(this.#options.logger);
         this.#rejectOpened(
-          this.#lastError ?? new WebSocketError('ERR_CLOSED_BEFORE_OPEN', `closed before opening (${this.url})`, { url: this.url }),
+          this.#aborted ?? this.#lastError ?? new WebSocketError('ERR_CLOSED_BEFORE_OPEN', `closed before opening (${this.url})`, { url: this.url }),
         );
         this.#resolveClosed();
         this.emit('close', info.code, info.reason);
@@ -596,6 +624,19 @@ export class WebSocketClient extends EventEmitter<WebSocketClientEvents> impleme
       default:
         return;
     }
+  }
+
+  #warnUnheard(err: WebSocketError): void {
+    if (this.#warned) return;
+    this.#warned = true;
+    const text = err.syscall === undefined ? err.message : `${err.message} (${this.url})`;
+    process.emitWarning(text, {
+      type: 'WebSocketWarning',
+      code: UNHEARD_ERROR_WARNING,
+      detail:
+        `${err.code}: nobody listens for 'error' on this session. Later failures are not shown: ` +
+        "listen for 'error' to handle them (lastError and stats() keep them too).",
+    });
   }
 
   #dedupeWindow(open: boolean): void {

@@ -32,6 +32,9 @@ export function connect(url: Dynamic<UrlInput>, options?: ConnectOptions): WebSo
       throw typeError('ERR_INVALID_OPTION', `${hook} must be a function`);
     }
   }
+  if (user.signal !== undefined && !(user.signal instanceof AbortSignal)) {
+    throw typeError('ERR_INVALID_OPTION', 'signal must be an AbortSignal');
+  }
   const configTimeoutMs = user.configTimeoutMs ?? 10000;
   if (!Number.isInteger(configTimeoutMs)) throw typeError('ERR_INVALID_OPTION', 'configTimeoutMs must be an integer');
   // Node's timers take at most 2^31-1 ms (larger ones fire after 1 ms).
@@ -80,8 +83,14 @@ export function connect(url: Dynamic<UrlInput>, options?: ConnectOptions): WebSo
   return new WebSocketClient(setup);
 }
 
-/** The libwebsockets version the addon was built with. */
+/** The libwebsockets release the addon was built with, e.g. '4.3.5'. */
 export const lwsVersion: string = native.lwsVersion;
+
+/**
+ * Our changes to that release, applied at build time (deps/patch-lws.py):
+ * the name of each and the SHA-256 of the script that applied them.
+ */
+export const lwsPatches: { readonly names: readonly string[]; readonly sha256: string } = native.lwsPatches;
 
 export { WebSocketClient, CONNECTING, OPEN, CLOSING, CLOSED } from './client';
 export type {

@@ -80,7 +80,7 @@ export interface ConnectOptions {
   perMessageDeflate?: boolean;
   /** Answer the server's PINGs natively. Default true; false leaves that to pong() in a 'ping' listener. */
   autoPong?: boolean;
-  /** Largest message accepted, in bytes; larger ones close with 1009. Default 100 MiB. */
+  /** Largest message accepted, in bytes; larger ones close with 1009. 0: no limit (as in ws). Default 100 MiB. */
   maxPayload?: number;
   /** Deliver text messages as Buffer instead of string. Default false. */
   textAsBuffer?: boolean;
@@ -126,6 +126,8 @@ export interface ConnectOptions {
   proxyFromEnv?: boolean;
   /** Receives libwebsockets' log lines. */
   logger?: (level: LogLevel, line: string) => void;
+  /** Ends the session when aborted (as close() does); `opened` then rejects with ERR_ABORTED. */
+  signal?: AbortSignal;
 }
 
 /** The record passed to the native connect(). */
@@ -187,7 +189,7 @@ const KNOWN = new Set<string>([
   'rejectUnauthorized', 'allowSelfSigned', 'allowUnknownCA', 'allowInvalidDates', 'allowHostMismatch', 'proxy', 'proxyFromEnv', 'logger',
   // session options (lib/policy.ts and the client)
   'reconnect', 'heartbeat', 'stallTimeoutMs', 'maxConnectionAgeMs', 'maxConnectionAgeJitterPercent', 'rotationOverlapMs',
-  'queue', 'onOpen', 'shouldReconnect', 'dedupeKey', 'configTimeoutMs', 'policy', 'eventLogSize',
+  'queue', 'onOpen', 'shouldReconnect', 'dedupeKey', 'configTimeoutMs', 'policy', 'eventLogSize', 'signal',
 ]);
 const MAX_SAFE_BYTES = 2 ** 53 - 1;
 // lws keeps the request's URI, Host, Origin and subprotocol offer in its
@@ -411,7 +413,8 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
     followRedirects: bool(o.followRedirects, 'followRedirects', false),
     perMessageDeflate: bool(o.perMessageDeflate, 'perMessageDeflate', true),
     autoPong: bool(o.autoPong, 'autoPong', true),
-    maxPayload: int(o.maxPayload, 'maxPayload', 100 * 1024 * 1024, 0, MAX_SAFE_BYTES),
+    // 0: no limit, as in ws.
+    maxPayload: int(o.maxPayload, 'maxPayload', 100 * 1024 * 1024, 0, MAX_SAFE_BYTES) || MAX_SAFE_BYTES,
     fragmentSize: int(o.fragmentSize, 'fragmentSize', 64 * 1024, 1, 2 ** 31 - 1),
     rxHighWater: int(o.receiveHighWaterMark, 'receiveHighWaterMark', 16 * 1024 * 1024, 1, MAX_SAFE_BYTES),
     closeTimeoutMs: int(o.closeTimeout, 'closeTimeout', 5000, 1, 2 ** 31 - 1),
