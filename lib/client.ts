@@ -3,18 +3,19 @@
 // the decisions (heartbeat, reconnect, stall, rotation, queue bounds) are
 // taken natively, so they happen while the JS thread is busy.
 import { isUtf8 as isUtf8Buffer } from 'node:buffer';
-import { EventEmitter } from 'node:events';
 import { checkCloseArgs } from './close-codes';
 import { WebSocketError, typeError, type ErrorCode, type ErrorDetails } from './errors';
 import { EventType, native, type EventSink } from './native';
 import type { ConnectOptions, OpenSession, ReconnectInfo, ResolvedOptions } from './options';
 import type { OverflowPolicy } from './policy';
 import { redirectOptions, type RedirectRequest } from './redirect';
+import type { Cause, SessionState } from './states';
 import { StatsRecorder, toPrometheus, type Stats } from './stats';
+import { TypedEventEmitter } from './typed-emitter';
 
 export type Message = { data: string | Buffer; isBinary: boolean };
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
-export type SessionState = 'connecting' | 'open' | 'reconnecting' | 'closing' | 'closed';
+export type { SessionState, Cause };
 /**
  * A rotation: `start` (replacement connecting), `open` (it is up; onOpen runs
  * on it), `switch` (sends move to it; the old one gets Close 1000), `done`
@@ -32,7 +33,7 @@ export interface OpenInfo {
   attempt: number;
 }
 export interface DisconnectInfo {
-  cause: string;
+  cause: Cause;
   code: number;
   reason: string;
   uptimeMs: number;
@@ -42,10 +43,10 @@ export interface DisconnectInfo {
 export interface ReconnectingInfo {
   attempt: number;
   delayMs: number;
-  cause: string;
+  cause: Cause;
 }
 export interface GiveUpInfo {
-  cause: string;
+  cause: Cause;
   reason: string;
   code: number;
   status?: number;
@@ -165,7 +166,7 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-export class WebSocketClient extends EventEmitter<WebSocketClientEvents> implements EventSink {
+export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> implements EventSink {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;

@@ -101,4 +101,7 @@ export type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, Dynamic, Hea
 export type { HeartbeatOptions, ReconnectOptions, QueueOptions, OverflowPolicy, LwsRetryPolicy } from './policy';
 export type { Stats, DisconnectRecord, LogEntry } from './stats';
 export { WebSocketError } from './errors';
+export type { ErrorCode, SystemErrorCode, CertificateErrorCode, ArgumentErrorCode } from './errors';
+export type { Cause } from './states';
+export type { TypedEmitter } from './typed-emitter';
 export { isValidCloseCode } from './close-codes';

@@ -3,13 +3,14 @@
 // nothing invalid reaches lws (whose asserts would abort the process).
 import { describeValue, rangeError, typeError } from './errors';
 import type { HeartbeatOptions, NativePolicy, QueueOptions, ReconnectOptions } from './policy';
+import type { Cause } from './states';
 import { nodeTrustStore, trustStoreOf, type TrustStore } from './trust';
 
 export type LogLevel = 'error' | 'warn' | 'notice' | 'info' | 'debug';
 
 /** What shouldReconnect() is asked about. */
 export interface ReconnectInfo {
-  cause: string;
+  cause: Cause;
   code: number;
   reason: string;
   status?: number;

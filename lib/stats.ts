@@ -1,11 +1,12 @@
 // The record of a session: counters and a bounded log of connection events,
 // fed by the session's events (whose times come from the service thread, so
 // they are right even when the JS thread was blocked when they happened).
+import type { Cause, SessionState } from './states';
 
 export interface DisconnectRecord {
   /** When the connection was lost (ms since the epoch). */
   at: number;
-  cause: string;
+  cause: Cause;
   code: number;
   reason: string;
   /** How long the connection had been up, ms. */
@@ -21,11 +22,11 @@ export interface LogEntry {
 }
 
 export interface Stats {
-  state: string;
+  state: SessionState;
   connects: number;
   reconnects: number;
   disconnects: number;
-  disconnectsByCause: Record<string, number>;
+  disconnectsByCause: Partial<Record<Cause, number>>;
   attempts: number;
   currentUptimeMs: number;
   totalUptimeMs: number;
@@ -46,10 +47,10 @@ export interface Stats {
 }
 
 export class StatsRecorder {
-  state = 'connecting';
+  state: SessionState = 'connecting';
   connects = 0;
   reconnects = 0;
-  disconnectsByCause: Record<string, number> = {};
+  disconnectsByCause: Partial<Record<Cause, number>> = {};
   attempts = 0;
   openSince = 0;
   downSince = 0;

@@ -91,7 +91,7 @@ describe('receive path across buffer and segment boundaries', () => {
     const cuts = [1, 2, 7, RX_BUFFER - 1, 1, RX_BUFFER + 3, 13, 4093, 65_521];
     const writes: Promise<void>[] = [];
     for (let off = 0, i = 0; off < wire.length; i++) {
-      const n = Math.min(cuts[i % cuts.length], wire.length - off);
+      const n = Math.min(cuts[i % cuts.length] as number, wire.length - off);
       writes.push(new Promise((resolve) => conn.socket.write(wire.subarray(off, off + n), () => resolve())));
       off += n;
     }

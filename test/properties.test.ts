@@ -112,7 +112,7 @@ const within = (min: number, max: number): fc.Arbitrary<number> =>
 const RESERVED = new Set(['host', 'connection', 'upgrade', 'origin', 'sec-websocket-key', 'sec-websocket-version',
   'sec-websocket-extensions', 'sec-websocket-protocol', 'content-length', 'transfer-encoding']);
 const headersArb = fc.oneof(
-  fc.dictionary(token.filter((k) => !RESERVED.has(k.toLowerCase())), fc.oneof<unknown>(token, headerText, fc.integer()), { maxKeys: 4 }),
+  fc.dictionary(token.filter((k) => !RESERVED.has(k.toLowerCase())), fc.oneof<fc.Arbitrary<unknown>[]>(token, headerText, fc.integer()), { maxKeys: 4 }),
   fc.constant(() => ({ 'x-dynamic': '1' })),
   fc.constant(() => ({ 'bad header': 'x' })),
 );

@@ -88,7 +88,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-function open(url: Parameters<typeof connect>[0], options: ConnectOptions): { c: WebSocketClient; ev: Recorder } {
+function open(url: Parameters<typeof connect>[0], options: ConnectOptions = {}): { c: WebSocketClient; ev: Recorder } {
   const c = connect(url, options);
   clients.push(c);
   return { c, ev: new Recorder(c) };
