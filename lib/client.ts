@@ -10,10 +10,16 @@ import type { ConnectOptions, OpenSession, ReconnectInfo, ResolvedOptions } from
 import type { OverflowPolicy } from './policy';
 import { redirectOptions, type RedirectRequest } from './redirect';
 import type { Cause, SessionState } from './states';
+import { SendCallbacks, type SendCallback } from './send-callbacks';
 import { StatsRecorder, toPrometheus, type Stats } from './stats';
 import { TypedEventEmitter } from './typed-emitter';
 
 export type Message = { data: string | Buffer; isBinary: boolean };
+export type { SendCallback };
+export interface SendOptions {
+  /** Send as a binary message (default: strings as text, bytes as binary). */
+  binary?: boolean;
+}
 export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
 export type { SessionState, Cause };
 /**
@@ -189,6 +195,10 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   #holding = false;
   #userClosed = false;
   #warned = false;
+  readonly #callbacks = new SendCallbacks();
+  // Drops the next Sent event counts as written (the service thread reports them so).
+  #droppedUncounted = 0;
+  #droppedBytesUncounted = 0;
   #unlistenAbort: (() => void) | undefined;
   #aborted: WebSocketError | undefined;
   #lastError: WebSocketError | undefined;
@@ -278,9 +288,18 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
    * Queues a message. While not open it waits in the outgoing queue (bounded
    * by `queue`) and is sent in order after the next open. Returns false when
    * bufferedAmount is above highWaterMark: the message is still queued;
-   * wait for 'drain' before sending more.
+   * wait for 'drain' before sending more. `cb` is called once the message
+   * was written to the socket, or with an error when it was dropped instead
+   * (ERR_MESSAGE_DROPPED) or the session ended first (ERR_NOT_OPEN).
    */
-  send(data: SendData, options: { binary?: boolean } = {}): boolean {
+  send(data: SendData, cb?: SendCallback): boolean;
+  send(data: SendData, options: SendOptions, cb?: SendCallback): boolean;
+  send(data: SendData, optionsOrCb?: SendOptions | SendCallback, callback?: SendCallback): boolean {
+    const options = typeof optionsOrCb === 'function' ? {} : (optionsOrCb ?? {});
+    const cb = typeof optionsOrCb === 'function' ? optionsOrCb : callback;
+    if (cb !== undefined && typeof cb !== 'function') {
+      throw typeError('ERR_INVALID_ARG_TYPE', 'send() callback must be a function');
+    }
     if (this.#userClosed || this.#state === 'closed' || this.#state === 'closing') {
       throw new WebSocketError('ERR_NOT_OPEN', `send() after close (state ${this.#state})`, { url: this.url });
     }
@@ -296,6 +315,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     }
     this.#buffered += size;
     this.#bufferedCount++;
+    this.#callbacks.add(cb);
     native.send(this.#id, payload, binary);
     if (this.#buffered > this.#options.highWaterMark) {
       this.#needDrain = true;
@@ -304,7 +324,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     return true;
   }
 
-  #prepare(data: SendData, options: { binary?: boolean }): { payload: string | Uint8Array; binary: boolean; size: number } {
+  #prepare(data: SendData, options: SendOptions): { payload: string | Uint8Array; binary: boolean; size: number } {
     if (typeof options !== 'object' || options === null) {
       throw typeError('ERR_INVALID_ARG_TYPE', 'send() options must be an object');
     }
@@ -503,7 +523,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         this.#deliver(chunk.subarray(offset, offset + length), true, length);
         return;
       case EventType.Sent:
-        this.#sent(value, offset);
+        this.#sent(value, offset, length);
         return;
       case EventType.State: {
         const next = STATES[value] ?? 'closed';
@@ -588,9 +608,19 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         return;
       }
       case EventType.Drop: {
+        // value: bit 0 binary, bits 1-2 the reason, bit 3 one of onOpen's sends.
         const isBinary = (value & 1) === 1;
-        const reason = DROP_REASONS[value >> 1] ?? 'closed';
+        const reason = DROP_REASONS[(value >> 1) & 3] ?? 'closed';
         const bytes = Buffer.from(chunk.subarray(offset, offset + length));
+        // The Sent event that follows counts it as written: it was not.
+        this.#droppedUncounted += 1;
+        this.#droppedBytesUncounted += length;
+        if ((value & 8) === 0) {
+          // A queued send(): overflow under 'drop-newest' and 'reject' takes the newest, the rest the oldest.
+          const newest = reason === 'overflow' && this.#setup.overflow !== 'drop-oldest';
+          const cb = newest ? this.#callbacks.droppedBack() : this.#callbacks.droppedFront();
+          cb?.(new WebSocketError('ERR_MESSAGE_DROPPED', `the message was not sent: dropped (${reason}) (${this.url})`, { url: this.url }));
+        }
         this.#stats.drops++;
         this.#stats.record(Date.now(), 'drop', { reason, bytes: bytes.length });
         this.emit('drop', { data: isBinary ? bytes : bytes.toString('utf8'), isBinary, reason });
@@ -619,6 +649,9 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
           this.#aborted ?? this.#lastError ?? new WebSocketError('ERR_CLOSED_BEFORE_OPEN', `closed before opening (${this.url})`, { url: this.url }),
         );
         this.#resolveClosed();
+        for (const cb of this.#callbacks.drain()) {
+          cb(new WebSocketError('ERR_NOT_OPEN', `the session ended before the message was sent (${this.url})`, { url: this.url }));
+        }
         this.emit('close', info.code, info.reason);
         return;
       }
@@ -647,11 +680,19 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     this.#dedupe.keys.clear();
   }
 
-  #sent(bytes: number, messages: number): void {
+  /** `messages` completed (`priority` of them onOpen's), some of them drops reported just before. */
+  #sent(bytes: number, messages: number, priority: number): void {
     this.#buffered = Math.max(0, this.#buffered - bytes);
     this.#bufferedCount = Math.max(0, this.#bufferedCount - messages);
-    this.#stats.bytesOut += bytes;
-    this.#stats.messagesOut += messages;
+    const drops = Math.min(messages, this.#droppedUncounted);
+    const dropBytes = Math.min(bytes, this.#droppedBytesUncounted);
+    this.#droppedUncounted -= drops;
+    this.#droppedBytesUncounted -= dropBytes;
+    this.#stats.bytesOut += bytes - dropBytes;
+    this.#stats.messagesOut += messages - drops;
+    // Queue drops were matched to their callbacks already; onOpen's are not queued.
+    const written = Math.max(0, messages - priority - drops);
+    if (written > 0) for (const cb of this.#callbacks.completed(written)) cb();
     if (this.#needDrain && this.#buffered <= this.#options.lowWaterMark) {
       this.#needDrain = false;
       this.emit('drain');

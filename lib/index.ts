@@ -94,7 +94,7 @@ export const lwsPatches: { readonly names: readonly string[]; readonly sha256: s
 
 export { WebSocketClient, CONNECTING, OPEN, CLOSING, CLOSED } from './client';
 export type {
-  Message, SendData, ReadyState, WebSocketClientEvents, SessionState, OpenInfo, DisconnectInfo,
+  Message, SendData, SendOptions, SendCallback, ReadyState, WebSocketClientEvents, SessionState, OpenInfo, DisconnectInfo,
   ReconnectingInfo, GiveUpInfo, DropInfo, RedirectInfo, RotatePhase,
 } from './client';
 export type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, Dynamic, HeadersInput } from './options';

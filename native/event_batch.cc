@@ -49,16 +49,17 @@ void EventBatch::AddOwned(EventType type, uint32_t id, double value, std::vector
   AppendRow(type, id, value, chunk, 0, len);
 }
 
-void EventBatch::AddSent(uint32_t id, double bytes, double messages) {
+void EventBatch::AddSent(uint32_t id, double bytes, double messages, double priority) {
   auto& ix = building_.index;
   size_t n = ix.size();
   if (n >= kIndexStride && ix[n - kIndexStride] == static_cast<double>(EventType::kSent) &&
       ix[n - kIndexStride + 1] == static_cast<double>(id)) {
     ix[n - kIndexStride + 2] += bytes;
     ix[n - kIndexStride + 4] += messages;
+    ix[n - kIndexStride + 5] += priority;
     return;
   }
-  AppendRow(EventType::kSent, id, bytes, -1, messages, 0);
+  AppendRow(EventType::kSent, id, bytes, -1, messages, priority);
 }
 
 void EventBatch::Flush() {

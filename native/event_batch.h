@@ -71,7 +71,9 @@ class EventBatch {
   void AddOwned(EventType type, uint32_t id, double value, std::vector<uint8_t>&& bytes);
   // Adds to the last event when it is a kSent of the same connection. The
   // row's offset field counts messages completed.
-  void AddSent(uint32_t id, double bytes, double messages);
+  // `priority`: how many of `messages` were onOpen's sends (not the queue's),
+  // so JS can match completions to send() callbacks.
+  void AddSent(uint32_t id, double bytes, double messages, double priority = 0);
   // Publishes the private batch; schedules a JS call when none is pending.
   void Flush();
   // How many batches Flush() has published (service thread only).

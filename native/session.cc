@@ -374,9 +374,10 @@ OutMessage* Session::NextToWrite(Connection& c) {
 }
 
 void Session::Written(Connection& c, OutMessage* m, size_t bytes, bool complete) {
-  service.events().AddSent(id, static_cast<double>(bytes), complete ? 1 : 0);
+  bool priority = !c.priority.empty() && c.priority.front().get() == m;
+  service.events().AddSent(id, static_cast<double>(bytes), complete ? 1 : 0, complete && priority ? 1 : 0);
   if (!complete) return;
-  if (!c.priority.empty() && c.priority.front().get() == m) {
+  if (priority) {
     c.priority.pop_front();
   } else if (!queue_.empty() && queue_.front().get() == m) {
     queueBytes_ -= m->size();
@@ -396,18 +397,20 @@ void Session::Send(std::unique_ptr<OutMessage> m) {
 void Session::SendPriority(uint32_t generation, std::unique_ptr<OutMessage> m) {
   Connection* c = Attempt(generation);
   if (!c || c->phase != Connection::Phase::kOpen) {
-    EmitDrop(std::move(m), "closed");
+    EmitDrop(std::move(m), "closed", true);
     return;
   }
   c->priority.push_back(std::move(m));
   ConnectionWantWrite(*c);
 }
 
-void Session::EmitDrop(std::unique_ptr<OutMessage> m, const char* why) {
+void Session::EmitDrop(std::unique_ptr<OutMessage> m, const char* why, bool priority) {
   int reason = why[0] == 'o' ? 0 : why[0] == 'e' ? 1 : 2;  // overflow, expired, closed
-  service.events().Add(EventType::kDrop, id, reason * 2 + (m->binary ? 1 : 0), m->payload(), m->size());
+  // value: bit 0 binary, bits 1-2 the reason, bit 3 an onOpen send.
+  service.events().Add(EventType::kDrop, id, (priority ? 8 : 0) + reason * 2 + (m->binary ? 1 : 0), m->payload(),
+                       m->size());
   // The bytes leave bufferedAmount as if sent.
-  service.events().AddSent(id, static_cast<double>(m->size()), 1);
+  service.events().AddSent(id, static_cast<double>(m->size()), 1, priority ? 1 : 0);
 }
 
 void Session::EnforceQueueBounds() {

@@ -106,7 +106,7 @@ class Session {
   void FollowRedirect(const Connection& from, const AttemptEnd& end, bool rotation);
   void LaunchAttempt(Connection& c);
   void Emit(EventType type, double value, const std::string& json);
-  void EmitDrop(std::unique_ptr<OutMessage> m, const char* why);
+  void EmitDrop(std::unique_ptr<OutMessage> m, const char* why, bool priority = false);
   void EnforceQueueBounds();
   void ExpireQueue();
   void Flush();  // ask the active connection to write

@@ -378,3 +378,80 @@ describe('close() and accounting', () => {
     expect(s.bytesOut).toBe(45);
   });
 });
+
+describe('send() callbacks', () => {
+  /** Records each callback's outcome under its label. */
+  function outcomes(): { log: Array<[string, string]>; cb: (label: string) => (err?: Error) => void } {
+    const log: Array<[string, string]> = [];
+    return {
+      log,
+      cb: (label) => (err) => log.push([label, err ? (err as WebSocketError).code : 'written']),
+    };
+  }
+
+  it('are called once each message is written, in order, also for messages sent before the first open', async () => {
+    const srv = await server();
+    const c = session(srv.url);
+    const { log, cb } = outcomes();
+    c.send('a', cb('a'));
+    c.send('no callback');
+    c.send(Buffer.from('b'), { binary: true }, cb('b'));
+    await withTimeout(c.opened, T, 'open');
+    c.send('c', {}, cb('c'));
+    // Callbacks run when the service thread reports the writes: no event to await.
+    await waitFor(() => log.length === 3, T, { label: 'three callbacks' });
+    expect(log).toEqual([
+      ['a', 'written'],
+      ['b', 'written'],
+      ['c', 'written'],
+    ]);
+    expect(texts(srv)).toEqual(['a', 'no callback', 'b', 'c']);
+  });
+
+  it("say which queued messages were dropped ('drop-oldest', then 'drop-newest'); the others are written after the reconnect", async () => {
+    for (const overflow of ['drop-oldest', 'drop-newest'] as const) {
+      const srv = await server();
+      const c = session(srv.url, { queue: { maxMessages: 2, overflow } });
+      const { log, cb } = outcomes();
+      await withTimeout(c.opened, T, 'open');
+      await goDown(c, srv);
+      c.send('m0');
+      for (let i = 1; i < 5; i++) c.send(`m${i}`, cb(`m${i}`));
+      await comeBack(c, srv);
+      await waitFor(() => log.length === 4, T, { label: `four callbacks (${overflow})` });
+      const kept = overflow === 'drop-oldest' ? ['m3', 'm4'] : ['m0', 'm1'];
+      expect(Object.fromEntries(log)).toEqual(
+        Object.fromEntries(range(1, 5).map((i) => [`m${i}`, kept.includes(`m${i}`) ? 'written' : 'ERR_MESSAGE_DROPPED'])),
+      );
+      // Written ones in their order.
+      expect(log.filter(([, r]) => r === 'written').map(([l]) => l)).toEqual(kept.filter((m) => m !== 'm0'));
+      const conn = srv.conns[srv.conns.length - 1]!.id;
+      await until(srv, 'message', () => texts(srv, conn).length >= 2, T, 'the kept messages');
+      expect(texts(srv, conn)).toEqual(kept);
+      // Drops are not counted as written.
+      await waitFor(() => c.bufferedAmount === 0, T, { label: 'bufferedAmount 0' });
+      expect(c.stats().messagesOut).toBe(2);
+    }
+  });
+
+  it('get ERR_MESSAGE_DROPPED when close() ends the session with them queued', async () => {
+    const srv = await server();
+    const c = session(srv.url);
+    const { log, cb } = outcomes();
+    await withTimeout(c.opened, T, 'open');
+    await goDown(c, srv);
+    c.send('x1', cb('x1'));
+    c.send('x2', cb('x2'));
+    await withTimeout(c.close(), T, 'close()');
+    expect(log).toEqual([
+      ['x1', 'ERR_MESSAGE_DROPPED'],
+      ['x2', 'ERR_MESSAGE_DROPPED'],
+    ]);
+    expect(c.stats().messagesOut).toBe(0);
+  });
+
+  it('must be functions', () => {
+    const c = session('ws://127.0.0.1:1/');
+    expect(() => c.send('x', {}, 5 as unknown as () => void)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+});
