@@ -148,6 +148,14 @@ its fd indexes when that fd is below the table size and the slot is free,
 and is looked up there first; the linear search remains for anything else
 (an fd beyond the table, a slot taken), so nothing changes in what is found.
 
+12. A Close frame without a status code (ops-ws.c, private-lib-roles-ws.h).
+RFC 6455 5.5.1 lets a Close frame have no body, and ws's close() without a
+code sends exactly that (the server's echo then reports 1005). lws always
+wrote a 2-byte status: lws_close_reason(wsi, LWS_CLOSE_STATUS_NO_STATUS
+(1005, which must never be sent), NULL, 0) now marks the connection for an
+empty Close instead, and the close path sends it (where it would send
+nothing for its internal "no status", LWS_CLOSE_STATUS_NOSTATUS, 0).
+
 Last, the set of changes applied is recorded in lws itself (in
 lib/core/libwebsockets.c): nlws_lws_patch_set() returns the name of each
 change (its mark) and the SHA-256 of this script, which the addon reports as
@@ -296,6 +304,37 @@ FD_DELETE_WSI = "\t" + FD_DELETE_WSI_MARK + """
 
 """ + FD_DELETE_WSI_ANCHOR
 
+
+EMPTY_FIELD_MARK = "/* node-libwebsockets: empty Close (flag) */"
+EMPTY_FIELD_ANCHOR = "\tuint8_t close_in_ping_buffer_len;\n"
+EMPTY_FIELD = EMPTY_FIELD_ANCHOR + "\t" + EMPTY_FIELD_MARK + "\n\tuint8_t nlws_empty_close;\n"
+
+EMPTY_REASON_MARK = "/* node-libwebsockets: empty Close (asked) */"
+EMPTY_REASON_ANCHOR = "\tassert(lwsi_role_ws(wsi));\n\n\tstart = p = &wsi->ws->ping_payload_buf[LWS_PRE];\n"
+EMPTY_REASON = "\tassert(lwsi_role_ws(wsi));\n\n\t" + EMPTY_REASON_MARK + """
+\twsi->ws->nlws_empty_close = status == LWS_CLOSE_STATUS_NO_STATUS && !buf;
+\tif (wsi->ws->nlws_empty_close) {
+\t\twsi->ws->close_in_ping_buffer_len = 0;
+\t\treturn;
+\t}
+\tstart = p = &wsi->ws->ping_payload_buf[LWS_PRE];
+"""
+
+EMPTY_SEND_MARK = "/* node-libwebsockets: empty Close (sent) */"
+EMPTY_SEND_ANCHOR = (
+    "\tif (!wsi->ws->close_in_ping_buffer_len && /* already a reason */\n"
+    "\t     (reason == LWS_CLOSE_STATUS_NOSTATUS ||\n"
+)
+EMPTY_SEND = "\t" + EMPTY_SEND_MARK + """
+\tif (!wsi->ws->close_in_ping_buffer_len && !wsi->ws->nlws_empty_close &&
+\t     (reason == LWS_CLOSE_STATUS_NOSTATUS ||
+"""
+EMPTY_DEFAULT_MARK = "/* node-libwebsockets: empty Close (kept) */"
+EMPTY_DEFAULT_ANCHOR = "\tif (!wsi->ws->close_in_ping_buffer_len) {\n\t\twsi->ws->close_in_ping_buffer_len = 2;\n"
+EMPTY_DEFAULT = "\t" + EMPTY_DEFAULT_MARK + """
+\tif (!wsi->ws->close_in_ping_buffer_len && !wsi->ws->nlws_empty_close) {
+\t\twsi->ws->close_in_ping_buffer_len = 2;
+"""
 
 PAUSE_MARK = "/* node-libwebsockets: paused, stop reading */"
 PAUSE_ANCHOR = "\t\tif (--sanity) {\n"
@@ -851,6 +890,13 @@ def main():
     patch(fds, FD_DELETE_MARK, FD_DELETE_ANCHOR, FD_DELETE, "fd removal tries the fd's slot first")
     patch(fds, FD_DELETE_WSI_MARK, FD_DELETE_WSI_ANCHOR, FD_DELETE_WSI, "wsi removal tries its fd's slot first")
 
+
+
+
+    patch(ws / "private-lib-roles-ws.h", EMPTY_FIELD_MARK, EMPTY_FIELD_ANCHOR, EMPTY_FIELD, "empty Close flag added")
+    patch(ws / "ops-ws.c", EMPTY_REASON_MARK, EMPTY_REASON_ANCHOR, EMPTY_REASON, "empty Close can be asked for")
+    patch(ws / "ops-ws.c", EMPTY_SEND_MARK, EMPTY_SEND_ANCHOR, EMPTY_SEND, "empty Close is sent")
+    patch(ws / "ops-ws.c", EMPTY_DEFAULT_MARK, EMPTY_DEFAULT_ANCHOR, EMPTY_DEFAULT, "empty Close kept empty")
     record_patch_set(Path(sys.argv[1]) / "lib" / "core" / "libwebsockets.c")
 
 

@@ -92,6 +92,9 @@ export interface WebSocketClientEvents {
   redirect: [info: RedirectInfo];
 }
 
+/** @internal The key of WebSocketClient's close without a status code (for the WebSocket class). */
+export const CLOSE_WITHOUT_CODE = Symbol('close without a status code');
+
 /** The code of the process warning for a failure nobody listened to. */
 export const UNHEARD_ERROR_WARNING = 'NLWS_UNHANDLED_ERROR';
 
@@ -251,7 +254,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   /** The `signal` option fired: end the session as close() does; `opened` rejects with ERR_ABORTED. */
   #abort(reason: unknown): void {
     if (this.#state === 'closed' || this.#userClosed) return;
-    this.#aborted = new WebSocketError('ERR_ABORTED', `the session was aborted (${this.url})`, { url: this.url, cause: reason });
+    this.#aborted = new WebSocketError('ERR_ABORTED', 'the session was aborted', { url: this.url, cause: reason });
     this.#lastError = this.#aborted;
     void this.close(1000);
   }
@@ -295,7 +298,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   send(data: SendData, cb?: SendCallback): boolean;
   send(data: SendData, options: SendOptions, cb?: SendCallback): boolean;
   send(data: SendData, optionsOrCb?: SendOptions | SendCallback, callback?: SendCallback): boolean {
-    const options = typeof optionsOrCb === 'function' ? {} : (optionsOrCb ?? {});
+    const options = typeof optionsOrCb === 'function' || optionsOrCb === undefined ? {} : optionsOrCb;
     const cb = typeof optionsOrCb === 'function' ? optionsOrCb : callback;
     if (cb !== undefined && typeof cb !== 'function') {
       throw typeError('ERR_INVALID_ARG_TYPE', 'send() callback must be a function');
@@ -377,7 +380,15 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
    * reconnecting), ends at once with 1006.
    */
   close(code = 1000, reason: string | Buffer = ''): Promise<void> {
-    const bytes = checkCloseArgs(code, reason);
+    return this.#close(code, checkCloseArgs(code, reason));
+  }
+
+  /** @internal The WebSocket class's close() without a code: a Close frame without a body (reported as 1005). */
+  [CLOSE_WITHOUT_CODE](): Promise<void> {
+    return this.#close(1005, Buffer.alloc(0));
+  }
+
+  #close(code: number, bytes: Buffer): Promise<void> {
     if (this.#state === 'closed' || this.#userClosed) return this.#closed;
     this.#userClosed = true;
     this.#setState('closing');
@@ -478,15 +489,14 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     if (info.status !== undefined) details.status = info.status;
     if (info.headers !== undefined) details.headers = info.headers;
     if (info.syscall !== undefined) {
-      // A system error: Node's wording exactly (`connect ECONNREFUSED
-      // 127.0.0.1:9`), with Node's fields; the URL is in `url`.
+      // A system error: Node's wording (`connect ECONNREFUSED 127.0.0.1:9`) and fields.
       details.syscall = info.syscall;
       if (info.address !== undefined) details.address = info.address;
       if (info.port !== undefined) details.port = info.port;
       if (info.hostname !== undefined) details.hostname = info.hostname;
-      return new WebSocketError(info.code, info.message, details);
     }
-    return new WebSocketError(info.code, `${info.message} (${url})`, details);
+    // The message says what failed, as Node's and ws's do; `url` says where.
+    return new WebSocketError(info.code, info.message, details);
   }
 
   #remember(attempt: number, entry: { options: ResolvedOptions; refused?: WebSocketError }): void {
@@ -619,7 +629,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
           // A queued send(): overflow under 'drop-newest' and 'reject' takes the newest, the rest the oldest.
           const newest = reason === 'overflow' && this.#setup.overflow !== 'drop-oldest';
           const cb = newest ? this.#callbacks.droppedBack() : this.#callbacks.droppedFront();
-          cb?.(new WebSocketError('ERR_MESSAGE_DROPPED', `the message was not sent: dropped (${reason}) (${this.url})`, { url: this.url }));
+          cb?.(new WebSocketError('ERR_MESSAGE_DROPPED', `the message was not sent: dropped (${reason})`, { url: this.url }));
         }
         this.#stats.drops++;
         this.#stats.record(Date.now(), 'drop', { reason, bytes: bytes.length });
@@ -646,11 +656,11 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         this.#unlistenAbort?.();
         if (this.#options.logger) native.removeLogger(this.#options.logger);
         this.#rejectOpened(
-          this.#aborted ?? this.#lastError ?? new WebSocketError('ERR_CLOSED_BEFORE_OPEN', `closed before opening (${this.url})`, { url: this.url }),
+          this.#aborted ?? this.#lastError ?? new WebSocketError('ERR_CLOSED_BEFORE_OPEN', 'closed before opening', { url: this.url }),
         );
         this.#resolveClosed();
         for (const cb of this.#callbacks.drain()) {
-          cb(new WebSocketError('ERR_NOT_OPEN', `the session ended before the message was sent (${this.url})`, { url: this.url }));
+          cb(new WebSocketError('ERR_NOT_OPEN', 'the session ended before the message was sent', { url: this.url }));
         }
         this.emit('close', info.code, info.reason);
         return;
@@ -663,7 +673,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   #warnUnheard(err: WebSocketError): void {
     if (this.#warned) return;
     this.#warned = true;
-    const text = err.syscall === undefined ? err.message : `${err.message} (${this.url})`;
+    const text = `${err.message} (${this.url})`;
     process.emitWarning(text, {
       type: 'WebSocketWarning',
       code: UNHEARD_ERROR_WARNING,

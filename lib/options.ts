@@ -83,6 +83,8 @@ export interface ConnectOptions {
   autoPong?: boolean;
   /** Largest message accepted, in bytes; larger ones close with 1009. 0: no limit (as in ws). Default 100 MiB. */
   maxPayload?: number;
+  /** Do not check that text messages and close reasons are UTF-8 (as ws's option). Default false. */
+  skipUTF8Validation?: boolean;
   /** Deliver text messages as Buffer instead of string. Default false. */
   textAsBuffer?: boolean;
   /** Time allowed for the opening handshake, ms. Default 30000. */
@@ -146,6 +148,7 @@ export interface NativeConnectOptions {
   perMessageDeflate: boolean;
   autoPong: boolean;
   maxPayload: number;
+  skipUtf8Validation: boolean;
   fragmentSize: number;
   rxHighWater: number;
   closeTimeoutMs: number;
@@ -185,6 +188,7 @@ const RESERVED_HEADERS = new Set([
 ]);
 const KNOWN = new Set<string>([
   'headers', 'protocols', 'origin', 'followRedirects', 'maxRedirects', 'perMessageDeflate', 'autoPong', 'maxPayload',
+  'skipUTF8Validation',
   'textAsBuffer', 'handshakeTimeout', 'closeTimeout', 'highWaterMark', 'lowWaterMark',
   'receiveHighWaterMark', 'fragmentSize', 'ca', 'cert', 'key', 'passphrase', 'servername',
   'rejectUnauthorized', 'allowSelfSigned', 'allowUnknownCA', 'allowInvalidDates', 'allowHostMismatch', 'proxy', 'proxyFromEnv', 'logger',
@@ -416,6 +420,7 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
     autoPong: bool(o.autoPong, 'autoPong', true),
     // 0: no limit, as in ws.
     maxPayload: int(o.maxPayload, 'maxPayload', 100 * 1024 * 1024, 0, MAX_SAFE_BYTES) || MAX_SAFE_BYTES,
+    skipUtf8Validation: bool(o.skipUTF8Validation, 'skipUTF8Validation', false),
     fragmentSize: int(o.fragmentSize, 'fragmentSize', 64 * 1024, 1, 2 ** 31 - 1),
     rxHighWater: int(o.receiveHighWaterMark, 'receiveHighWaterMark', 16 * 1024 * 1024, 1, MAX_SAFE_BYTES),
     closeTimeoutMs: int(o.closeTimeout, 'closeTimeout', 5000, 1, 2 ** 31 - 1),

@@ -75,6 +75,7 @@ struct ConnectOptions {
   bool perMessageDeflate = true;
   bool autoPong = true;    // answer PINGs natively (ws's autoPong)
   uint64_t maxPayload = 100ull << 20;
+  bool skipUtf8Validation = false;  // ws's skipUTF8Validation: text and close reasons unchecked
   uint32_t fragmentSize = 64 * 1024;
   uint64_t rxHighWater = 16ull << 20;  // bytes handed to JS and not yet consumed
   uint32_t closeTimeoutMs = 5000;

@@ -326,6 +326,7 @@ static std::unique_ptr<ConnectOptions> ParseConnectOptions(napi_env env, napi_va
   opts->perMessageDeflate = Bool(env, Prop(env, o, "perMessageDeflate"), true);
   opts->autoPong = Bool(env, Prop(env, o, "autoPong"), true);
   opts->maxPayload = static_cast<uint64_t>(Number(env, Prop(env, o, "maxPayload"), 100.0 * 1024 * 1024));
+  opts->skipUtf8Validation = Bool(env, Prop(env, o, "skipUtf8Validation"), false);
   opts->fragmentSize = static_cast<uint32_t>(Number(env, Prop(env, o, "fragmentSize"), 64 * 1024));
   opts->rxHighWater = static_cast<uint64_t>(Number(env, Prop(env, o, "rxHighWater"), 16.0 * 1024 * 1024));
   opts->closeTimeoutMs = static_cast<uint32_t>(Number(env, Prop(env, o, "closeTimeoutMs"), 5000));

@@ -566,7 +566,8 @@ int OnReceive(Connection& c, struct lws* wsi, const uint8_t* in, size_t len) {
     return FailOpenConnection(c, wsi, 1009, "ERR_MESSAGE_TOO_BIG",
                               "message exceeds maxPayload (" + std::to_string(c.opts->maxPayload) +
                                   " bytes)");
-  if (!c.rxBinary && (!Utf8Feed(c.utf8, in, len) || (final && !c.utf8.complete())))
+  if (!c.rxBinary && !c.opts->skipUtf8Validation &&
+      (!Utf8Feed(c.utf8, in, len) || (final && !c.utf8.complete())))
     return FailOpenConnection(c, wsi, 1007, "ERR_INVALID_UTF8", "text message is not valid UTF-8");
   EventType type = c.rxBinary ? EventType::kBinary : EventType::kText;
   if (first && final) {
@@ -682,8 +683,13 @@ int OnWritable(Connection& c, struct lws* wsi) {
   if (c.closeRequested && !c.closeSent) {
     c.closeSent = true;
     c.phase = Connection::Phase::kClosing;
-    lws_close_reason(wsi, static_cast<enum lws_close_status>(c.closeCode),
-                     reinterpret_cast<unsigned char*>(&c.closeReason[0]), c.closeReason.size());
+    if (c.closeCode == LWS_CLOSE_STATUS_NO_STATUS) {
+      // 1005: a Close frame without a body (ws's close() with no code; patch-lws.py, fix 12).
+      lws_close_reason(wsi, LWS_CLOSE_STATUS_NO_STATUS, nullptr, 0);
+    } else {
+      lws_close_reason(wsi, static_cast<enum lws_close_status>(c.closeCode),
+                       reinterpret_cast<unsigned char*>(&c.closeReason[0]), c.closeReason.size());
+    }
     StartTimer(c, c.closeTimer, c.opts->closeTimeoutMs, OnCloseTimeout);
     return -1;
   }
@@ -843,7 +849,7 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
           return FailOpenConnection(*c, wsi, 1002, "ERR_PROTOCOL",
                                     "invalid close code " + std::to_string(code));
         Utf8State s;
-        if (!Utf8Feed(s, p + 2, len - 2) || !s.complete())
+        if (!c->opts->skipUtf8Validation && (!Utf8Feed(s, p + 2, len - 2) || !s.complete()))
           return FailOpenConnection(*c, wsi, 1007, "ERR_INVALID_UTF8", "close reason is not valid UTF-8");
         c->peerCode = code;
         c->peerReason.assign(reinterpret_cast<const char*>(p) + 2, len - 2);
