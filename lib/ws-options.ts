@@ -35,6 +35,14 @@ export interface WsClientOptions {
   maxBufferedChunks?: number;
   /** Accepted for compatibility; no effect (messages are reassembled natively within maxPayload). */
   maxFragments?: number;
+  /** http.request options ws overrides for a client: accepted and ignored, as in ws. */
+  host?: string;
+  hostname?: string;
+  port?: number | string;
+  path?: string;
+  protocol?: string;
+  method?: string;
+  timeout?: number;
 }
 
 export type WebSocketOptions = Omit<ConnectOptions, 'textAsBuffer' | 'protocols' | 'headers' | 'perMessageDeflate'> &

@@ -49,3 +49,20 @@ const n: number | undefined = c.stats().disconnectsByCause.refused;
 void n;
 c.emit('drain');
 void c.listenerCount('giveup');
+
+// The ws-compatible class.
+import { WebSocket } from 'node-libwebsockets';
+
+const ws = new WebSocket('ws://127.0.0.1:1/', ['chat'], { headers: { 'X-A': ['1', '2'] }, perMessageDeflate: false });
+ws.binaryType = 'arraybuffer';
+ws.on('message', (data, isBinary) => void [data.toString(), isBinary]);
+ws.on('close', (code: number, reason: Buffer) => void [code, reason.toString()]);
+ws.on('unexpected-response', (_req, res) => void res.statusCode);
+ws.on('upgrade', (res) => void res.headers);
+ws.send('x', (err?: Error) => void err);
+ws.send(Buffer.alloc(1), { binary: true }, () => undefined);
+ws.ping(undefined, undefined, () => undefined);
+ws.onmessage = (event) => void event.data;
+ws.addEventListener('close', (event) => void event.wasClean);
+if (ws.readyState === WebSocket.OPEN || ws.readyState === ws.CLOSED) ws.close(1000, 'bye');
+void ws.session.stats().state;
