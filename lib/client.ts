@@ -6,11 +6,12 @@ import { isUtf8 as isUtf8Buffer } from 'node:buffer';
 import { checkCloseArgs } from './close-codes';
 import { WebSocketError, typeError, type ErrorCode, type ErrorDetails } from './errors';
 import { EventType, native, type EventSink } from './native';
-import type { ConnectOptions, OpenSession, ReconnectInfo, ResolvedOptions } from './options';
+import type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, ResolvedOptions } from './options';
 import type { OverflowPolicy } from './policy';
 import { redirectOptions, type RedirectRequest } from './redirect';
 import type { Cause, SessionState } from './states';
 import { SendCallbacks, type SendCallback } from './send-callbacks';
+import { SessionLog } from './session-log';
 import { StatsRecorder, toPrometheus, type Stats } from './stats';
 import { TypedEventEmitter } from './typed-emitter';
 
@@ -198,6 +199,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   #holding = false;
   #userClosed = false;
   #warned = false;
+  #log!: SessionLog;
   readonly #callbacks = new SendCallbacks();
   // Drops the next Sent event counts as written (the service thread reports them so).
   #droppedUncounted = 0;
@@ -236,8 +238,16 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
       this.#resolveClosed = resolve;
     });
     if (setup.user.dedupeKey) this.#dedupe = { active: false, trailing: false, keys: new Set() };
-    if (this.#options.logger) native.addLogger(this.#options.logger);
+    if (this.#options.logger) native.countLogger(true);
     this.#id = native.connect({ ...this.#options.native }, this.#options.trust, this);
+    this.#log = new SessionLog(this.#id, () => this.url, this.#options.logger);
+    if (this.#log.enabled) {
+      const p = this.#options.native.policy;
+      this.#log.line(
+        'info',
+        `started (reconnect ${p?.reconnect === false ? 'off' : 'on'}, heartbeat ${p?.heartbeatIntervalMs ? `${p.heartbeatIntervalMs}/${p.heartbeatTimeoutMs} ms` : 'off'})`,
+      );
+    }
     this.#hold(true);
     const signal = setup.user.signal;
     if (signal) {
@@ -469,6 +479,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   #setState(next: SessionState): void {
     const prev = this.#state;
     if (next === prev) return;
+    this.#log.line('info', `state ${prev} -> ${next}`);
     this.#state = next;
     this.#stats.state = next;
     if (next === 'closed') this.#hold(false);
@@ -520,6 +531,11 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   }
 
   /** @internal */
+  onLwsLog(level: LogLevel, line: string): void {
+    this.#log.lws(level, line);
+  }
+
+  /** @internal */
   onNativeEvent(type: EventType, value: number, chunk: Buffer, offset: number, length: number): void {
     switch (type) {
       case EventType.Text:
@@ -550,6 +566,13 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         const open: OpenInfo = { reconnected: info.reconnected ?? false, downtimeMs: info.downtimeMs ?? 0, attempt: info.attempt ?? 0 };
         this.#stats.opened(info.at ?? Date.now(), open.reconnected, open.downtimeMs);
         this.#stats.record(info.at ?? Date.now(), 'open', { ...open });
+        if (this.#log.enabled) {
+          this.#log.line(
+            'info',
+            `open${open.reconnected ? ` again after ${open.downtimeMs} ms down` : ''} (attempt ${open.attempt}` +
+              `${this.#protocol ? `, protocol ${this.#protocol}` : ''}${this.#extensions ? `, ${this.#extensions}` : ''})`,
+          );
+        }
         this.#resolveOpened();
         this.emit('open', open);
         return;
@@ -562,8 +585,12 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         else this.emit('pong', Buffer.from(chunk.subarray(offset, offset + length)));
         return;
       case EventType.Error: {
-        const err = this.#error(this.#json<ErrorPayload>(chunk, offset, length), value);
+        const payload = this.#json<ErrorPayload>(chunk, offset, length);
+        const err = this.#error(payload, value);
         this.#lastError = err;
+        if (this.#log.enabled) {
+          this.#log.line('warn', `error ${err.code}: ${err.message}${payload.detail ? ` (lws: ${payload.detail})` : ''}`);
+        }
         // Unlike ws, an 'error' without listeners does not throw: failures
         // of long-lived connections are expected, and the session goes on.
         // But it is not silent either: the first one becomes a process
@@ -577,6 +604,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         this.#dedupeWindow(false);
         this.#stats.disconnected({ at: d.at, cause: d.cause, code: d.code, reason: d.reason, uptimeMs: d.uptimeMs });
         this.#stats.record(d.at, 'disconnect', { ...d });
+        this.#log.line('warn', `disconnected: cause ${d.cause}, code ${d.code}${d.reason ? ` (${d.reason})` : ''}, up ${d.uptimeMs} ms`);
         this.emit('disconnect', d);
         return;
       }
@@ -584,12 +612,14 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         const r = this.#json<ReconnectingInfo & { at: number }>(chunk, offset, length);
         this.#stats.attempts++;
         this.#stats.record(r.at, 'reconnecting', { attempt: r.attempt, delayMs: r.delayMs, cause: r.cause });
+        this.#log.line('info', `reconnecting: attempt ${r.attempt} in ${r.delayMs} ms (cause ${r.cause})`);
         this.emit('reconnecting', { attempt: r.attempt, delayMs: r.delayMs, cause: r.cause });
         return;
       }
       case EventType.GiveUp: {
         const g = this.#json<GiveUpInfo & { at: number }>(chunk, offset, length);
         this.#stats.record(g.at, 'giveup', { ...g });
+        this.#log.line('error', `gave up: ${g.reason} (cause ${g.cause}, code ${g.code}${g.status ? `, HTTP ${g.status}` : ''})`);
         const info: GiveUpInfo = { cause: g.cause, reason: g.reason, code: g.code };
         if (g.status !== undefined) info.status = g.status;
         this.emit('giveup', info);
@@ -597,6 +627,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
       }
       case EventType.Gap: {
         const g = this.#json<{ from: number; to: number }>(chunk, offset, length);
+        this.#log.line('info', `gap: messages sent by the server between ${new Date(g.from).toISOString()} and ${new Date(g.to).toISOString()} may be missing`);
         this.emit('gap', g);
         return;
       }
@@ -604,6 +635,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         const s = this.#json<{ idleMs: number; at: number }>(chunk, offset, length);
         this.#stats.stalls++;
         this.#stats.record(s.at, 'stall', { idleMs: s.idleMs });
+        this.#log.line('warn', `stall: no message for ${s.idleMs} ms`);
         this.emit('stall', { idleMs: s.idleMs });
         return;
       }
@@ -614,6 +646,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         if (r.phase === 'failed') this.#dedupeWindow(false);
         if (r.phase === 'switch') this.#stats.rotations++;
         this.#stats.record(r.at, 'rotate', { phase: r.phase });
+        this.#log.line('info', `rotation: ${r.phase}`);
         this.emit('rotate', { phase: r.phase });
         return;
       }
@@ -633,6 +666,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         }
         this.#stats.drops++;
         this.#stats.record(Date.now(), 'drop', { reason, bytes: bytes.length });
+        this.#log.line('warn', `dropped a ${isBinary ? 'binary' : 'text'} message of ${bytes.length} bytes (${reason})`);
         this.emit('drop', { data: isBinary ? bytes : bytes.toString('utf8'), isBinary, reason });
         return;
       }
@@ -654,7 +688,8 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         this.#stats.record(at, 'close', { code: info.code, reason: info.reason });
         this.#hold(false);
         this.#unlistenAbort?.();
-        if (this.#options.logger) native.removeLogger(this.#options.logger);
+        if (this.#options.logger) native.countLogger(false);
+        this.#log.line('info', `closed: code ${info.code}${info.reason ? ` (${info.reason})` : ''}`);
         this.#rejectOpened(
           this.#aborted ?? this.#lastError ?? new WebSocketError('ERR_CLOSED_BEFORE_OPEN', 'closed before opening', { url: this.url }),
         );

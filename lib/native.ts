@@ -67,6 +67,8 @@ export const enum EventType {
 /** What a connection receives from the dispatcher. */
 export interface EventSink {
   onNativeEvent(type: EventType, value: number, chunk: Buffer, offset: number, length: number): void;
+  /** An lws log line about one of this session's connections. */
+  onLwsLog(level: LogLevel, line: string): void;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -82,7 +84,8 @@ const STRIDE = constants.indexStride as number;
 const EMPTY = Buffer.alloc(0);
 
 const sinks = new Map<number, EventSink>();
-const loggers = new Map<(level: LogLevel, line: string) => void, number>();
+// Sessions with a `logger` (lws's lines are formatted only when someone reads them).
+let loggers = 0;
 const debug = debuglog('libwebsockets');
 let referenced = 0;
 const trustSent = new Set<string>();
@@ -123,7 +126,8 @@ function onBatch(chunks: Buffer[], index: Float64Array): void {
         const line = chunk.toString('utf8', index[i + 4], (index[i + 4] as number) + (index[i + 5] as number));
         const level = levelName(index[i + 2] as number);
         if (debug.enabled) debug('%s %s', level, line);
-        for (const l of loggers.keys()) l(level, line);
+        // Lines lws tags with a connection go to its session's logger only.
+        if (id !== 0) sinks.get(id)?.onLwsLog(level, line);
         continue;
       }
       let sink = lastSink;
@@ -177,7 +181,7 @@ function flushSends(): void {
 
 function updateLogLevel(): void {
   let mask = 0;
-  if (loggers.size > 0) mask |= (constants.LLL_ERR as number) | (constants.LLL_WARN as number) | (constants.LLL_NOTICE as number);
+  if (loggers > 0) mask |= (constants.LLL_ERR as number) | (constants.LLL_WARN as number) | (constants.LLL_NOTICE as number);
   if (debug.enabled) mask |= (constants.LLL_ERR as number) | (constants.LLL_WARN as number) | (constants.LLL_NOTICE as number) | (constants.LLL_INFO as number);
   binding.setLogLevel(mask);
 }
@@ -249,15 +253,9 @@ export const native = {
     referenced += on ? 1 : -1;
     binding.setRef(referenced > 0);
   },
-  addLogger(fn: (level: LogLevel, line: string) => void): void {
-    loggers.set(fn, (loggers.get(fn) ?? 0) + 1);
-    updateLogLevel();
-  },
-  removeLogger(fn: (level: LogLevel, line: string) => void): void {
-    const n = loggers.get(fn);
-    if (n === undefined) return;
-    if (n > 1) loggers.set(fn, n - 1);
-    else loggers.delete(fn);
+  /** A session with a logger started (true) or ended (false). */
+  countLogger(on: boolean): void {
+    loggers += on ? 1 : -1;
     updateLogLevel();
   },
 };

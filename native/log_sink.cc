@@ -28,17 +28,49 @@ static std::atomic<int> g_requested{0};
 constexpr size_t kProblemsKept = 4;
 static thread_local std::deque<std::string> t_problems;
 
-static void Emit(int level, const char* line) {
+// `session` 0: a line about no session in particular.
+static void Deliver(uint32_t session, int level, const char* line, size_t n) {
   if (level & kAlwaysLevels) {
     if (t_problems.size() == kProblemsKept) t_problems.pop_front();
-    t_problems.emplace_back(line);
+    t_problems.emplace_back(line, n);
   }
   if (!(level & g_requested.load(std::memory_order_relaxed))) return;
   EventBatch* batch = ThreadEventBatch();
   if (batch == nullptr) return;
-  size_t n = strlen(line);
   while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
-  batch->Add(EventType::kLog, 0, level, line, n);
+  batch->Add(EventType::kLog, session, level, line, n);
+}
+
+static void Emit(int level, const char* line) { Deliver(0, level, line, strlen(line)); }
+
+static void EmitSession(lws_log_cx_t* cx, int level, const char* line, size_t len) {
+  Deliver(static_cast<SessionLog*>(cx->opaque)->session, level, line, len);
+}
+
+static void OnBindings(lws_log_cx_t* cx, int /*change*/) {
+  auto* log = static_cast<SessionLog*>(cx->opaque);
+  if (log->released && cx->refcount == 0) delete log;
+}
+
+SessionLog* SessionLogCreate(uint32_t session) {
+  auto* log = new SessionLog;
+  log->session = session;
+  log->cx.u.emit_cx = EmitSession;
+  log->cx.refcount_cb = OnBindings;
+  log->cx.opaque = log;
+  log->Refresh();
+  return log;
+}
+
+void SessionLogRelease(SessionLog* log) {
+  if (log == nullptr) return;
+  log->released = true;
+  if (log->cx.refcount == 0) delete log;
+}
+
+void SessionLog::Refresh() {
+  cx.lll_flags = static_cast<uint32_t>(kAlwaysLevels | g_requested.load(std::memory_order_relaxed)) |
+                 LLLF_LOG_CONTEXT_AWARE;
 }
 
 void LogSinkSetLevel(void* owner, int level) {

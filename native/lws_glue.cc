@@ -457,6 +457,8 @@ void StartLwsConnect(Connection& c) {
   i.opaque_user_data = &c;
   i.pwsi = &c.wsi;
   i.retry_and_idle_policy = &kNoLwsKeepalive;
+  c.session.log->Refresh();
+  i.log_cx = &c.session.log->cx;
   int flags = 0;
   if (o.secure) {
     flags |= LCCSCF_USE_SSL;

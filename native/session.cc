@@ -27,7 +27,7 @@ std::string Num(double v) {
 }  // namespace
 
 Session::Session(ServiceThread& s, uint32_t i, std::shared_ptr<ConnectOptions> o)
-    : service(s), id(i), opts(std::move(o)) {
+    : service(s), id(i), opts(std::move(o)), log(SessionLogCreate(i)) {
   const SessionPolicy& p = policy();
   table_ = p.backoffMs.empty() ? std::vector<uint32_t>{1000} : p.backoffMs;
   retry_.retry_ms_table = table_.data();
@@ -38,6 +38,7 @@ Session::Session(ServiceThread& s, uint32_t i, std::shared_ptr<ConnectOptions> o
 }
 
 Session::~Session() {
+  SessionLogRelease(log);
   for (SessionTimer* t : {&retryTimer_, &stallTimer_, &ageTimer_, &resetTimer_, &drainTimer_}) Cancel(*t);
 }
 

@@ -15,6 +15,7 @@
 #include "connect_options.h"
 #include "fifo.h"
 #include "event_batch.h"
+#include "log_sink.h"
 #include "policy.h"
 #include "timer_queue.h"
 
@@ -93,6 +94,8 @@ class Session {
   const uint32_t id;
   std::shared_ptr<ConnectOptions> opts;  // newest (url/headers may change per attempt)
   const SessionPolicy& policy() const { return opts->policy; }
+  // lws's log lines about this session's connections (log_sink.h).
+  SessionLog* const log;
   bool closed() const { return state_ == SessionState::kClosed; }
 
  private:

@@ -428,17 +428,3 @@ describe('flow', () => {
     expect(() => c.ping(Buffer.alloc(126))).toThrow(TypeError);
   });
 });
-
-describe('logging', () => {
-  it('hands libwebsockets log lines to the logger option', async () => {
-    const { wss, url } = await server();
-    echo(wss);
-    const lines: Array<[string, string]> = [];
-    const c = track(connectOnce(url, { logger: (level, line) => lines.push([level, line]) }));
-    c.send('x');
-    await nextMessage(c);
-    await withTimeout(c.close(), T, 'close');
-    // lws notes every client connection it creates.
-    expect(lines.some(([level, line]) => level === 'notice' && line.includes('wsicli'))).toBe(true);
-  });
-});
