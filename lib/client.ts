@@ -789,6 +789,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     const info: RedirectInfo = { from: from.href, to: next.url.href, status: req.status, crossOrigin };
     this.#stats.record(Date.now(), 'redirect', { ...info });
     native.config(this.#id, attempt, { ...next.native }, next.trust, '');
+    this.#log.line('info', `redirect ${info.status} to ${info.to}${info.crossOrigin ? ' (another origin: no user headers)' : ''}`);
     this.emit('redirect', info);
   }
 

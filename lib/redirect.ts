@@ -4,7 +4,7 @@
 // connect()'s (parseUrl, resolveOptions), so a Location is held to the
 // rules of a URL given to connect(), and each hop is a fresh connection
 // with its own Host, SNI and TLS settings.
-import { WebSocketError } from './errors';
+import { WebSocketError, type ErrorCode } from './errors';
 import { parseUrl, resolveOptions, type ConnectOptions, type ResolvedOptions } from './options';
 
 /** What the native session reports for an attempt answered with a redirect. */
@@ -19,7 +19,7 @@ export interface RedirectRequest {
   hop: number;
 }
 
-function refuse(code: string, message: string, from: URL, status: number, cause?: unknown): WebSocketError {
+function refuse(code: ErrorCode, message: string, from: URL, status: number, cause?: unknown): WebSocketError {
   const details: { url: string; status: number; cause?: unknown } = { url: from.href, status };
   if (cause !== undefined) details.cause = cause;
   return new WebSocketError(code, message, details);

@@ -43,7 +43,7 @@ export interface UnexpectedRequest {
   destroy(): void;
 }
 
-export interface WebSocketEvents extends Omit<WebSocketClientEvents, 'open' | 'message' | 'close' | 'error'> {
+export interface WebSocketEvents extends Omit<WebSocketClientEvents, 'open' | 'message' | 'close' | 'error' | 'redirect'> {
   open: [];
   /** Binary messages as `binaryType` says; text as a Buffer (as ws). */
   message: [data: RawData, isBinary: boolean];
@@ -51,6 +51,8 @@ export interface WebSocketEvents extends Omit<WebSocketClientEvents, 'open' | 'm
   error: [error: WebSocketError];
   upgrade: [response: UpgradeResponse];
   'unexpected-response': [request: UnexpectedRequest, response: UnexpectedResponse];
+  /** As ws's: the URL the redirect leads to, and a stand-in for the request (followRedirects). */
+  redirect: [url: string, request: UnexpectedRequest];
 }
 
 /** ws's send() options. */
@@ -178,6 +180,7 @@ export class WebSocket extends TypedEventEmitter<WebSocketEvents> {
       // Without a listener this throws, as ws's does.
       this.emit('error', err);
     });
+    s.on('redirect', (info) => this.emit('redirect', info.to, this.#request(info.to)));
     for (const name of FORWARDED) {
       s.on(name, (...args: unknown[]) => (this.emit as (e: string, ...a: unknown[]) => boolean)(name, ...args));
     }
@@ -196,8 +199,8 @@ export class WebSocket extends TypedEventEmitter<WebSocketEvents> {
     }
   }
 
-  #request(): UnexpectedRequest {
-    const u = new URL(this.url);
+  #request(url = this.url): UnexpectedRequest {
+    const u = new URL(url);
     const nothing = (): void => undefined;
     return { method: 'GET', path: `${u.pathname}${u.search}`, host: u.host, protocol: u.protocol, abort: nothing, destroy: nothing };
   }

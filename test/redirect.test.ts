@@ -184,7 +184,7 @@ describe('TLS across a redirect', () => {
   });
 
   it('never sends an IP literal as SNI (RFC 6066 section 3); the certificate is still checked against the address', async () => {
-    const sni: Array<string | false> = [];
+    const sni: Array<string | false | null> = [];
     const b = await server(accept, { tls });
     b.server.on('secureConnection', (s: TLSSocket) => sni.push(s.servername));
     await opened(track(connectOnce(`wss://127.0.0.1:${b.port}/`, { ca: certs.ca.cert })));
@@ -195,7 +195,7 @@ describe('TLS across a redirect', () => {
   });
 
   it('a redirect to a DNS name sends it as SNI and in Host', async () => {
-    const sni: Array<string | false> = [];
+    const sni: Array<string | false | null> = [];
     const b = await server(accept, { tls });
     b.server.on('secureConnection', (s: TLSSocket) => sni.push(s.servername));
     const a = await server(redirect(302, `wss://localhost:${b.port}/`));
