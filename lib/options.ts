@@ -1,6 +1,7 @@
 // Options: the public type, and validation that turns options and URL into
 // the plain record the native layer takes. Everything is checked here, so
 // nothing invalid reaches lws (whose asserts would abort the process).
+import { createPrivateKey } from 'node:crypto';
 import { describeValue, rangeError, typeError } from './errors';
 import type { HeartbeatOptions, NativePolicy, QueueOptions, ReconnectOptions } from './policy';
 import type { Cause } from './states';
@@ -250,6 +251,22 @@ function urlError(message: string, url: string | undefined, cause?: unknown): Ty
   return e;
 }
 
+/**
+ * An encrypted `key` opened with `passphrase` here: lws takes keys from
+ * memory without asking OpenSSL's password callback, so it could never use
+ * one. A wrong passphrase is then a typed error at connect().
+ */
+function decrypted(key: Buffer | string | undefined, passphrase: string): Buffer | string | undefined {
+  if (key === undefined || passphrase === '') return key;
+  try {
+    return createPrivateKey({ key, passphrase }).export({ type: 'pkcs8', format: 'pem' });
+  } catch (cause) {
+    const e = typeError('ERR_INVALID_OPTION', 'key: cannot be read with the given passphrase');
+    (e as Error & { cause?: unknown }).cause = cause;
+    throw e;
+  }
+}
+
 export function parseUrl(input: unknown): URL {
   let url: URL;
   if (input instanceof URL) {
@@ -387,7 +404,8 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
     trustStoreOf(o.ca as string | Buffer); // still validated
   }
   const cert = bytes(o.cert, 'cert');
-  const key = bytes(o.key, 'key');
+  const passphrase = str(o.passphrase, 'passphrase');
+  const key = decrypted(bytes(o.key, 'key'), passphrase);
   if ((cert === undefined) !== (key === undefined)) {
     throw typeError('ERR_INVALID_OPTION', 'cert and key must be given together');
   }
@@ -433,7 +451,7 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
     caKey: trust ? trust.key : '',
     cert,
     key,
-    passphrase: str(o.passphrase, 'passphrase'),
+    passphrase: '',
     proxyHost: proxy.host,
     proxyPort: proxy.port,
     proxyAuth: proxy.auth,

@@ -1,7 +1,7 @@
 // wss:// against ws's server over node:https, with the test PKI of
 // helpers/certs: verification outcomes, trust options, SNI and client
 // certificates.
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -318,6 +318,18 @@ describe('client certificates', () => {
     c.send('mutual');
     expect(await nextMessage(c)).toEqual(['mutual', false]);
     expect(s.tlsErrors).toEqual([]);
+  });
+
+  it('opens an encrypted key with passphrase (lws cannot: it is opened before it reaches lws); a wrong one is a typed error', async () => {
+    const s = await tlsServer(certs.valid, mutual);
+    const conn = s.nextConnection(T);
+    const key = createPrivateKey(certs.client.key).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'open sesame' });
+    const c = track(connectOnce(s.url, { ca: certs.ca.cert, cert: certs.client.cert, key: Buffer.from(key), passphrase: 'open sesame' }));
+    await withTimeout(c.opened, T, 'open');
+    expect(((await conn).request.socket as TLSSocket).getPeerCertificate().subject.CN).toBe('test-client');
+    expect(() => connectOnce(s.url, { ca: certs.ca.cert, cert: certs.client.cert, key, passphrase: 'wrong' })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('passphrase') }),
+    );
   });
 
   it('fails without a client certificate and never opens', async () => {
