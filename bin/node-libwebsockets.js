@@ -20,10 +20,12 @@ const USAGE = `Usage: ${NAME} [options] <url>
 A WebSocket client on the command line. Each line read from stdin is sent as
 one text message (without the newline); each message received is written to
 stdout followed by a newline. The session reconnects by itself after a lost
-connection (lines typed meanwhile are queued and sent after the reconnect).
-When stdin ends, everything queued is sent, the session closes with 1000 and
-the program exits (replies arriving after that Close are not printed:
-libwebsockets discards data frames once it has sent Close).
+connection (lines typed meanwhile are queued and sent after the reconnect);
+failed attempts are reported on stderr. When stdin ends, everything queued is
+sent, the session closes with 1000 and the program exits; to print replies
+to what was sent, give them time with --wait (libwebsockets discards data
+frames once it has sent Close). If stdin ends before a connection ever
+opened, the next failed attempt ends the program.
 
 Connection:
   -H, --header 'Name: value'  extra handshake header (repeatable)
@@ -34,12 +36,21 @@ Connection:
                               Node's root store
       --cert <file>           client certificate (PEM), with --key
       --key <file>            client private key (PEM), with --cert
-      --insecure              accept any server certificate
+      --passphrase <text>     passphrase of the --key
+      --servername <name>     name for SNI and the certificate check (also
+                              sent as Host)
+      --allow-self-signed     accept a self-signed server certificate
+      --allow-unknown-ca      accept a certificate whose issuer is not trusted
+      --allow-invalid-dates   accept an expired or not yet valid certificate
+      --allow-host-mismatch   accept a certificate for another name
+      --insecure              accept any server certificate (all checks off)
+      --connect-timeout <s>   give up when no connection opened within this
+                              many seconds (default: keep trying)
 
 Persistence:
       --heartbeat <intervalMs>[/<timeoutMs>]
-                              PING after intervalMs without traffic; drop and
-                              reconnect when nothing answers within timeoutMs
+                              PING every intervalMs; drop and reconnect when
+                              nothing arrives within timeoutMs of a PING
                               (default 30000/10000)
       --no-heartbeat          no keepalive PINGs
       --stall-timeout <ms>    reconnect when no message arrived for this long
@@ -56,6 +67,9 @@ Input and output:
       --binary base64|raw     binary messages on stdout as base64 (default) or
                               as raw bytes, each followed by a newline
       --binary-input          send stdin lines as binary messages
+      --wait <s>              after stdin ends and everything was sent, wait
+                              this many seconds for replies before closing
+                              (default 0)
       --events                connection events (state, open, disconnect,
                               reconnecting, giveup, drop, stall, rotate, gap,
                               error, close) as JSON lines on stderr
@@ -69,9 +83,10 @@ one drops the connection at once); SIGINT also prints the stats JSON.
 Exit codes:
   0  closed normally: stdin ended, SIGINT/SIGTERM, or with --no-reconnect the
      server closed with 1000
-  1  the session ended by a failure: it gave up (e.g. HTTP 404, or
-     --max-attempts reached), or with --no-reconnect the connection could not
-     be made or ended abnormally (any close code but 1000)
+  1  the session ended by a failure: it never connected (stdin ended first,
+     --connect-timeout passed, or SIGINT/SIGTERM came first), it gave up
+     (e.g. HTTP 404, or --max-attempts reached), or with --no-reconnect the
+     connection could not be made or ended abnormally (any close code but 1000)
   2  bad usage: unknown flag, missing or invalid URL, invalid option value
 `;
 
@@ -89,7 +104,15 @@ const OPTIONS = {
   ca: { type: 'string' },
   cert: { type: 'string' },
   key: { type: 'string' },
+  passphrase: { type: 'string' },
+  servername: { type: 'string' },
+  'allow-self-signed': { type: 'boolean' },
+  'allow-unknown-ca': { type: 'boolean' },
+  'allow-invalid-dates': { type: 'boolean' },
+  'allow-host-mismatch': { type: 'boolean' },
   insecure: { type: 'boolean' },
+  'connect-timeout': { type: 'string' },
+  wait: { type: 'string' },
   proxy: { type: 'string' },
   binary: { type: 'string' },
   'binary-input': { type: 'boolean' },
@@ -104,6 +127,11 @@ class UsageError extends Error {}
 function usageExit(message) {
   process.stderr.write(`${NAME}: ${message}\nTry '${NAME} --help' for more information.\n`);
   process.exitCode = EXIT_USAGE;
+}
+
+function seconds(text, flag) {
+  if (!/^\d+(\.\d+)?$/.test(text)) throw new UsageError(`${flag} takes a number of seconds, got ${JSON.stringify(text)}`);
+  return Math.round(Number(text) * 1000);
 }
 
 function wholeNumber(text, flag) {
@@ -161,6 +189,12 @@ function parseCommandLine(argv) {
   if (v.ca !== undefined) options.ca = readOptionFile(v.ca, '--ca');
   if (v.cert !== undefined) options.cert = readOptionFile(v.cert, '--cert');
   if (v.key !== undefined) options.key = readOptionFile(v.key, '--key');
+  if (v.passphrase !== undefined) options.passphrase = v.passphrase;
+  if (v.servername !== undefined) options.servername = v.servername;
+  if (v['allow-self-signed']) options.allowSelfSigned = true;
+  if (v['allow-unknown-ca']) options.allowUnknownCA = true;
+  if (v['allow-invalid-dates']) options.allowInvalidDates = true;
+  if (v['allow-host-mismatch']) options.allowHostMismatch = true;
   if (v.insecure) options.rejectUnauthorized = false;
 
   if (v['no-heartbeat'] && v.heartbeat !== undefined) throw new UsageError('--heartbeat and --no-heartbeat exclude each other');
@@ -196,6 +230,8 @@ function parseCommandLine(argv) {
     binaryIn: v['binary-input'] === true,
     events: v.events === true,
     stats: v.stats === true,
+    connectTimeoutMs: v['connect-timeout'] === undefined ? 0 : seconds(v['connect-timeout'], '--connect-timeout'),
+    waitMs: v.wait === undefined ? 0 : seconds(v.wait, '--wait'),
   };
 }
 
@@ -220,8 +256,11 @@ function main() {
     return;
   }
   if (cmd.version) {
-    const { lwsVersion } = require('../dist/cjs/index.js');
-    process.stdout.write(`${NAME} ${packageVersion()} (libwebsockets ${lwsVersion})\n`);
+    const { lwsVersion, lwsPatches } = require('../dist/cjs/index.js');
+    process.stdout.write(
+      `${NAME} ${packageVersion()} (libwebsockets ${lwsVersion} with ${lwsPatches.names.length} patches, ` +
+        `set ${lwsPatches.sha256.slice(0, 12)})\n`,
+    );
     return;
   }
 
@@ -253,6 +292,15 @@ function run(client, cmd) {
   let inputEnded = false;
   let waitingDrain = false; // send() returned false: wait for 'drain'
   let waitingOpen = false; // the offline queue is full: wait for 'open'
+  let everOpened = false;
+  let neverConnected; // why the program ends without a connection ever opened
+  let waitTimer; // --wait, after the input was sent
+  let sent = 0; // lines given to send()
+  let written = 0; // of those, written to the socket (or dropped)
+  const onWritten = () => {
+    written++;
+    if (inputEnded && written === sent) pump();
+  };
 
   const event = (name, detail = {}) => {
     if (!cmd.events) return;
@@ -276,11 +324,21 @@ function run(client, cmd) {
   // ---- connection events
   client.on('state', (state, previous) => event('state', { state, previous }));
   client.on('open', (info) => {
+    everOpened = true;
+    clearTimeout(connectTimer);
     event('open', { ...info, protocol: client.protocol, extensions: client.extensions });
     pump();
   });
+  // --connect-timeout: the first open must come within it.
+  const connectTimer =
+    cmd.connectTimeoutMs > 0
+      ? setTimeout(() => endWithoutConnection(`no connection within ${cmd.connectTimeoutMs / 1000} s (--connect-timeout)`), cmd.connectTimeoutMs)
+      : undefined;
   client.on('disconnect', (info) => event('disconnect', info));
-  client.on('reconnecting', (info) => event('reconnecting', info));
+  client.on('reconnecting', (info) => {
+    event('reconnecting', info);
+    if (!cmd.events) say(`retrying in ${info.delayMs} ms (attempt ${info.attempt})`);
+  });
   client.on('giveup', (info) => {
     gaveUp = info;
     event('giveup', info);
@@ -300,6 +358,9 @@ function run(client, cmd) {
     const detail = { code: err.code, message: err.message };
     if (err.status !== undefined) detail.status = err.status;
     event('error', detail);
+    if (!cmd.events) say(`${err.code}: ${err.message} (${err.url ?? client.url})`);
+    // Input is over and no connection ever opened: nothing left to wait for.
+    if (!everOpened && inputEnded) endWithoutConnection('stdin ended before a connection opened');
   });
   client.on('drain', () => {
     waitingDrain = false;
@@ -323,7 +384,7 @@ function run(client, cmd) {
     while (pending.length > 0 && !closeRequested && !waitingDrain && !waitingOpen) {
       let ok;
       try {
-        ok = client.send(pending[0], { binary: cmd.binaryIn });
+        ok = client.send(pending[0], { binary: cmd.binaryIn }, onWritten);
       } catch (e) {
         if (e.code === 'ERR_QUEUE_FULL') {
           waitingOpen = true; // the queue goes out on the next open
@@ -336,6 +397,7 @@ function run(client, cmd) {
         throw e;
       }
       pending.shift();
+      sent++;
       if (!ok) waitingDrain = true;
     }
     if (closeRequested) return;
@@ -343,7 +405,12 @@ function run(client, cmd) {
     else if (!inputEnded) stdin.resume();
     // End of input: close once everything was handed over and the session
     // is open (close() writes the queue first; before an open it would drop it).
-    if (inputEnded && pending.length === 0 && client.state === 'open') requestClose();
+    // With --wait, first let the replies come: once everything was written,
+    // wait that long (lws discards data frames after our Close).
+    if (inputEnded && pending.length === 0 && client.state === 'open') {
+      if (cmd.waitMs === 0) requestClose();
+      else if (waitTimer === undefined && written === sent) waitTimer = setTimeout(requestClose, cmd.waitMs);
+    }
   }
 
   stdin.on('data', (chunk) => {
@@ -364,6 +431,11 @@ function run(client, cmd) {
     inputEnded = true;
     if (partial.length > 0) pending.push(toMessage(Buffer.concat(partial))); // a last line without newline
     partial = [];
+    // An attempt already failed and none opened: do not wait out the backoff.
+    if (!everOpened && client.lastError) {
+      endWithoutConnection('stdin ended before a connection opened');
+      return;
+    }
     pump();
   };
   stdin.on('end', endOfInput);
@@ -373,9 +445,23 @@ function run(client, cmd) {
   function requestClose() {
     if (closeRequested) return;
     closeRequested = true;
+    clearTimeout(connectTimer);
+    clearTimeout(waitTimer);
     pending.length = 0;
     stdin.pause();
     client.close(1000).catch(() => undefined);
+  }
+
+  // Ends the program with exit code 1: no connection ever opened.
+  function endWithoutConnection(why) {
+    if (everOpened || neverConnected !== undefined) return;
+    neverConnected = why;
+    requestClose();
+  }
+
+  // A line for the user on stderr (not with --events: those are the JSON lines).
+  function say(text) {
+    if (!exiting) process.stderr.write(`${NAME}: ${text}\n`);
   }
 
   const onSignal = (name) => {
@@ -385,7 +471,8 @@ function run(client, cmd) {
       return;
     }
     signalled = true;
-    requestClose();
+    if (!everOpened) endWithoutConnection(`interrupted (${name}) before a connection opened`);
+    else requestClose();
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
@@ -394,14 +481,14 @@ function run(client, cmd) {
     if (exiting) return;
     exiting = true;
     let exitCode;
-    if (gaveUp) exitCode = EXIT_FAILED;
+    if (gaveUp || neverConnected !== undefined) exitCode = EXIT_FAILED;
     else if (closeRequested) exitCode = EXIT_OK;
     else exitCode = code === 1000 ? EXIT_OK : EXIT_FAILED;
 
     if (exitCode === EXIT_FAILED) {
       const why = gaveUp
         ? `gave up: ${gaveUp.reason}`
-        : `connection closed with ${code}${reason ? ` (${reason})` : ''}`;
+        : neverConnected ?? `connection closed with ${code}${reason ? ` (${reason})` : ''}`;
       const err = client.lastError;
       process.stderr.write(`${NAME}: ${why}${err ? `; last error: ${err.code}: ${err.message}` : ''}\n`);
     }

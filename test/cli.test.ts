@@ -4,11 +4,13 @@
  * messages, received messages go to stdout, events and stats go to stderr,
  * and the exit code says how the session ended.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createPrivateKey } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { makeCerts } from './helpers/certs';
 import { ChildRun, exitOutcome, killAll, ROOT } from './helpers/child';
 import { TimeoutError } from './helpers/wait';
 import { startWsServer, type WsServer, type WsServerOptions } from './helpers/ws-server';
@@ -374,5 +376,136 @@ describe('reconnection', () => {
     expect(reconnecting).toMatchObject({ attempt: 1 });
     // --reconnect 50 applies (the default first delay is 500 ms plus jitter).
     expect(reconnecting?.delayMs).toBeLessThan(500);
+  });
+});
+
+describe('it always ends', () => {
+  it('stdin at its end before a connection opened: the first failed attempt ends it with exit 1 and the error', async () => {
+    const port = await closedPort();
+    const child = cli([`ws://127.0.0.1:${port}/`]);
+    child.proc.stdin?.end();
+    const result = await child.waitExit(T);
+    expect(exitOutcome(result)).toEqual({ code: 1, signal: null, crashText: null });
+    expect(result.stderr).toContain(`connect ECONNREFUSED 127.0.0.1:${port}`);
+    expect(result.stderr).toContain('stdin ended before a connection opened');
+  });
+
+  it('reports every failed attempt on stderr while it keeps trying', async () => {
+    const port = await closedPort();
+    const child = cli(['--reconnect', '20', `ws://127.0.0.1:${port}/`]);
+    await waitStderr(child, (l) => l.includes('retrying in') && l.includes('(attempt 2)'), 'the second retry');
+    expect(child.stderr).toContain(`node-libwebsockets: ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:${port} (ws://127.0.0.1:${port}/)`);
+    expect(child.alive).toBe(true);
+  });
+
+  it('--connect-timeout: exit 1 when no connection opened in time (an unknown host, stdin still open)', async () => {
+    const child = cli(['--connect-timeout', '0.5', 'ws://no-such-host.invalid/']);
+    const result = await child.waitExit(T);
+    expect(exitOutcome(result)).toEqual({ code: 1, signal: null, crashText: null });
+    expect(result.stderr).toContain('no connection within 0.5 s (--connect-timeout)');
+    expect(result.stderr).toContain('getaddrinfo ENOTFOUND no-such-host.invalid');
+  });
+
+  it('SIGINT before any connection opened: exit 1, saying so', async () => {
+    const port = await closedPort();
+    const child = cli([`ws://127.0.0.1:${port}/`]);
+    await waitStderr(child, (l) => l.includes('retrying in'), 'a failed attempt');
+    child.kill('SIGINT');
+    const result = await child.waitExit(T);
+    expect(exitOutcome(result)).toEqual({ code: 1, signal: null, crashText: null });
+    expect(result.stderr).toContain('interrupted (SIGINT) before a connection opened');
+  });
+
+  it('--wait: `echo hi | node-libwebsockets --wait 1 ws://echo` prints the reply', async () => {
+    const s = await server();
+    const child = cli(['--wait', '1', s.url]);
+    child.proc.stdin?.end('hi\n');
+    const result = await child.waitExit(T);
+    expect(exitOutcome(result)).toEqual({ code: 0, signal: null, crashText: null });
+    expect(result.stdout).toBe('hi\n');
+  });
+
+  it.each([['--wait', 'soon'], ['--connect-timeout', '-1'], ['--wait', '']])('%s %j is bad usage', async (flag, value) => {
+    const result = await cli([flag, value, 'ws://127.0.0.1:1/']).waitExit(T);
+    expect(exitOutcome(result).code).toBe(2);
+    expect(result.stderr).toContain(flag);
+  });
+});
+
+describe('TLS flags', () => {
+  type Case = [flag: string, cert: keyof ReturnType<typeof makeCerts>, trustCa: boolean];
+  it.each<Case>([
+    ['--allow-self-signed', 'selfSigned', false],
+    ['--allow-unknown-ca', 'valid', false],
+    ['--allow-invalid-dates', 'expired', true],
+    ['--allow-host-mismatch', 'wrongHost', true],
+  ])('%s accepts the certificate it names, which fails without it', async (flag, which, trustCa) => {
+    const certs = makeCerts();
+    const s = await server({ tls: { key: certs[which].key, cert: certs[which].cert } });
+    const dir = mkdtempSync(join(tmpdir(), 'nlws-cli-'));
+    tmpDirs.push(dir);
+    const ca = join(dir, 'ca.pem');
+    writeFileSync(ca, certs.ca.cert);
+    const base = [...(trustCa ? ['--ca', ca] : []), '--no-reconnect', '--wait', '0.3', s.url];
+    const refused = cli(base);
+    refused.proc.stdin?.end('x\n');
+    const r1 = await refused.waitExit(T);
+    expect(exitOutcome(r1).code).toBe(1);
+    const accepted = cli([flag, ...base]);
+    accepted.proc.stdin?.end('x\n');
+    const r2 = await accepted.waitExit(T);
+    expect(exitOutcome(r2), r2.stderr).toEqual({ code: 0, signal: null, crashText: null });
+    expect(r2.stdout).toBe('x\n');
+  });
+
+  it('--servername names the host for SNI and the certificate check; --passphrase unlocks --key', async () => {
+    const certs = makeCerts();
+    const s = await server({
+      tls: { key: certs.valid.key, cert: certs.valid.cert, ca: certs.ca.cert, requestCert: true, rejectUnauthorized: true },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'nlws-cli-'));
+    tmpDirs.push(dir);
+    const file = (name: string, text: string): string => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    const encrypted = createPrivateKey(certs.client.key).export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'open sesame' });
+    const args = ['--ca', file('ca.pem', certs.ca.cert), '--cert', file('client.pem', certs.client.cert), '--key', file('key.pem', String(encrypted))];
+    // By IP address, the certificate's DNS name given as --servername.
+    const url = `wss://127.0.0.1:${s.port}/`;
+    const ok = cli([...args, '--passphrase', 'open sesame', '--servername', 'localhost', '--no-reconnect', '--wait', '0.3', url]);
+    const conn = await s.nextConnection(T);
+    expect(conn.request.headers.host).toBe(`localhost:${s.port}`);
+    ok.proc.stdin?.end('secret\n');
+    const r = await ok.waitExit(T);
+    expect(exitOutcome(r), r.stderr).toEqual({ code: 0, signal: null, crashText: null });
+    expect(r.stdout).toBe('secret\n');
+    const wrong = await cli([...args, '--passphrase', 'wrong', '--no-reconnect', url]).waitExit(T);
+    expect(exitOutcome(wrong).code).toBe(2);
+    expect(wrong.stderr).toContain('key: cannot be read with the given passphrase');
+  });
+});
+
+describe('--help and the README', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Command-line client'), readme.indexOf('\n## ', readme.indexOf('## Command-line client') + 5));
+
+  it('list the same flags', async () => {
+    const help = (await cli(['--help']).waitExit(T)).stdout;
+    const flagsOf = (text: string): string[] => [...new Set([...text.matchAll(/(?<![\w-])--[a-z][a-z-]*/g)].map((m) => m[0]))].sort();
+    const inTable = section
+      .split('\n')
+      .filter((l) => l.startsWith('| `'))
+      .map((l) => l.split('|')[1] ?? '')
+      .join(' ');
+    expect(flagsOf(inTable)).toEqual(flagsOf(help.slice(help.indexOf('Connection:'), help.indexOf('Signals:'))));
+  });
+
+  it('say the same about --heartbeat: a PING every interval', async () => {
+    const help = (await cli(['--help']).waitExit(T)).stdout;
+    expect(help).toMatch(/PING every intervalMs/);
+    expect(help).not.toMatch(/without traffic/);
+    const row = section.split('\n').find((l) => l.startsWith('| `--heartbeat'));
+    expect(row).toMatch(/a PING every `intervalMs`/);
   });
 });
