@@ -24,14 +24,26 @@ const { values } = parseArgs({
 const seconds = Math.max(10, Number(values.seconds) || 60);
 const tty = process.stdout.isTTY && !values.quiet;
 
-// What the embedded server does, as fractions of the run.
+// What the embedded server does, in order: each at its fraction of the run,
+// but never before the client has recovered from the previous one (so each
+// outage is this misbehaviour's alone). `detects` names what should notice it.
 const SCHEDULE = [
-  { at: 0.12, what: 'drop', label: 'server drops the connection' },
-  { at: 0.25, what: 'blackhole', label: 'black hole (no data, no pongs)' },
-  { at: 0.42, what: 'stall', label: 'stall (pongs, no data)' },
-  { at: 0.6, what: 'refuse', label: '503 + Retry-After', ms: 2500 },
-  { at: 0.78, what: 'expire', label: 'token expired (401)' },
+  { at: 0.08, what: 'drop', label: 'server drops the connection', detects: 'the lost connection' },
+  { at: 0.19, what: 'blackhole', label: 'black hole (no data, no pongs)', detects: 'the heartbeat' },
+  { at: 0.3, what: 'stall', label: 'stall (pongs, no data)', detects: 'the stall watchdog' },
+  { at: 0.41, what: 'refuse', label: '503 + Retry-After', detects: 'the lost connection, then 503' },
+  { at: 0.52, what: 'expire', label: 'token expired (401)', detects: 'the lost connection, then 401' },
 ];
+const HEARTBEAT = { intervalMs: 1000, timeoutMs: 1000 };
+// Longer than the heartbeat's worst case (2 s), so a black hole is reported
+// as such and the stall watchdog catches the quiet server.
+const STALL_TIMEOUT_MS = 3000;
+// Misbehaviours are this far apart (and after a recovery): a connection that
+// lives through the gap and the slowest detection (the stall watchdog) plus
+// a margin is only rotated after the last one, so no rotation replaces a
+// misbehaving connection before its misbehaviour is noticed.
+const gapMs = (SCHEDULE[1].at - SCHEDULE[0].at) * seconds * 1000;
+const MAX_AGE_MS = Math.round(gapMs + STALL_TIMEOUT_MS + 1500);
 
 function startServer() {
   return new Promise((resolve, reject) => {
@@ -81,12 +93,11 @@ async function main() {
 
   const client = connect(url, {
     headers: embedded ? headers : undefined,
-    heartbeat: { intervalMs: 1000, timeoutMs: 1000 },
-    // Longer than the heartbeat's worst case (2 s), so a black hole is
-    // reported as such and the stall watchdog catches the quiet server.
-    stallTimeoutMs: 3000,
-    // Long enough not to hide the server's tricks, short enough to be seen.
-    maxConnectionAgeMs: Math.max(8000, Math.round(seconds * 180)),
+    heartbeat: HEARTBEAT,
+    stallTimeoutMs: STALL_TIMEOUT_MS,
+    // Rotation: after the misbehaviours (see MAX_AGE_MS), make-before-break.
+    maxConnectionAgeMs: MAX_AGE_MS,
+    maxConnectionAgeJitterPercent: 0,
     dedupeKey: (data) => {
       try {
         return JSON.parse(String(data)).seq;
@@ -100,7 +111,9 @@ async function main() {
   });
 
   const states = [{ at: startedAt, state: 'connecting' }];
-  const outages = [];
+  // What the client noticed, in order: disconnects (with cause), stall
+  // firings, refused upgrades and opens, each with its time.
+  const seen = [];
   const marks = [];
   const received = new Set();
   let firstSeq = 0;
@@ -109,20 +122,27 @@ async function main() {
   let windowCount = 0;
   let rate = 0;
   let lastCause = '';
+  let openSince = 0;
 
   client.on('state', (state) => states.push({ at: Date.now(), state }));
   client.on('error', (err) => {
     if (err.status === 401) tokenStale = true;
+    if (err.status) seen.push({ at: Date.now(), kind: 'refused', status: err.status });
   });
+  client.on('stall', (s) => seen.push({ at: Date.now(), kind: 'stall', idleMs: s.idleMs }));
   client.on('disconnect', (d) => {
-    outages.push({ from: d.at, to: undefined, cause: d.cause, code: d.code, uptimeMs: d.uptimeMs, detectedAt: d.at });
+    seen.push({ at: d.at, kind: 'disconnect', cause: d.cause, code: d.code });
     lastCause = d.cause;
+    openSince = 0;
     if (!tty) console.log(`  ${fmtMs(d.at - startedAt)}: disconnect, cause ${d.cause} (code ${d.code})`);
   });
   client.on('open', (info) => {
-    const o = outages[outages.length - 1];
-    if (info.reconnected && o && o.to === undefined) o.to = Date.now();
+    openSince = Date.now();
+    seen.push({ at: openSince, kind: 'open' });
     if (!tty && info.reconnected) console.log(`  ${fmtMs(Date.now() - startedAt)}: reconnected after ${fmtMs(info.downtimeMs)}`);
+  });
+  client.on('rotate', (r) => {
+    if (r.phase === 'switch') seen.push({ at: Date.now(), kind: 'rotation' });
   });
   client.on('reconnecting', (r) => {
     if (!tty && r.cause !== 'refused') console.log(`  reconnecting: attempt ${r.attempt} in ${fmtMs(r.delayMs)} (${r.cause})`);
@@ -146,19 +166,26 @@ async function main() {
     }
   });
 
-  // The misbehaviour schedule and the live status line.
-  const timers = [];
-  if (embedded) {
+  // The misbehaviour schedule: each at its time, once the client has noticed
+  // the previous one and been open again for a moment (its outage is over).
+  let stopping = false;
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+  const noticed = (since) => seen.some((e) => e.at >= since && (e.kind === 'disconnect' || e.kind === 'stall'));
+  async function misbehave() {
     for (const step of SCHEDULE) {
-      timers.push(
-        setTimeout(() => {
-          marks.push({ at: Date.now(), label: step.label });
-          embedded.child.send({ cmd: 'misbehave', what: step.what, ms: step.ms });
-          if (!tty) console.log(`  ${fmtMs(Date.now() - startedAt)}: the server misbehaves: ${step.label}`);
-        }, step.at * seconds * 1000),
-      );
+      await sleep(startedAt + step.at * seconds * 1000 - Date.now());
+      const previous = marks[marks.length - 1];
+      // Bounded by the end of the run: a client that never notices or recovers ends the schedule.
+      while (!stopping && !((!previous || noticed(previous.at)) && openSince && Date.now() - openSince >= 500)) await sleep(50);
+      if (stopping) return;
+      const ms = step.what === 'refuse' ? 2500 : undefined;
+      marks.push({ at: Date.now(), what: step.what, label: step.label });
+      embedded.child.send({ cmd: 'misbehave', what: step.what, ms });
+      if (!tty) console.log(`  ${fmtMs(Date.now() - startedAt)}: the server misbehaves: ${step.label}`);
     }
   }
+  const schedule = embedded ? misbehave() : Promise.resolve();
+  const timers = [];
   const status = setInterval(() => {
     rate = windowCount;
     windowCount = 0;
@@ -170,7 +197,6 @@ async function main() {
     if (tty) process.stdout.write(`\r${line.padEnd(100)}`);
   }, 1000);
 
-  let stopping = false;
   const finished = new Promise((resolve) => {
     const stop = () => {
       if (stopping) return;
@@ -184,6 +210,7 @@ async function main() {
     if (!stopping) console.log('\nthe session ended by itself');
   });
   await finished;
+  await schedule;
   clearInterval(status);
   for (const t of timers) clearTimeout(t);
   const stats = client.stats();
@@ -193,18 +220,41 @@ async function main() {
   const end = Date.now();
   if (tty) process.stdout.write('\n');
 
-  // The report.
-  console.log('\nOutages');
-  console.log('  #  cause       detected after   downtime');
-  const marksLeft = [...marks];
-  outages.forEach((o, i) => {
-    // Detection time: from what the server did to the client noticing.
-    const cause = marksLeft.filter((m) => m.at <= o.detectedAt).pop();
-    const detected = cause ? o.detectedAt - cause.at : undefined;
-    const downtime = (o.to ?? end) - o.from;
-    console.log(`  ${String(i + 1).padStart(2)} ${o.cause.padEnd(11)} ${fmtMs(detected).padEnd(16)} ${fmtMs(downtime)}`);
+  // The report: each misbehaviour, what noticed it and when, and the outage
+  // it caused, measured from the moment the server misbehaved.
+  const detectorOf = (e) => {
+    if (e.kind === 'stall') return 'stall watchdog';
+    if (e.cause === 'heartbeat') return 'heartbeat';
+    if (e.cause === 'network') return 'lost connection';
+    if (e.cause === 'close') return `server Close ${e.code}`;
+    return e.cause;
+  };
+  const found = marks.map((m, i) => {
+    const until = marks[i + 1]?.at ?? end;
+    const window = seen.filter((e) => e.at >= m.at && e.at < until);
+    const hit = window.find((e) => e.kind === 'stall' || e.kind === 'disconnect');
+    const refusals = window.filter((e) => e.kind === 'refused');
+    const byStatus = [...new Set(refusals.map((r) => r.status))].map((st) => `${st} x${refusals.filter((r) => r.status === st).length}`);
+    const recovered = hit ? window.find((e) => e.kind === 'open' && e.at >= hit.at) : undefined;
+    const detector = hit ? detectorOf(hit) + (byStatus.length ? `, then HTTP ${byStatus.join(', ')}` : '') : 'not detected';
+    return { ...m, detectedAt: hit?.at, detector, recoveredAt: recovered?.at };
   });
-  if (outages.length === 0) console.log('  none');
+  console.log('\nMisbehaviours (each outage measured from when the server misbehaved)');
+  console.log('  #  at       misbehaviour                    detected by                          after     outage');
+  found.forEach((f, i) => {
+    const after = f.detectedAt === undefined ? '-' : fmtMs(f.detectedAt - f.at);
+    const outage = f.detectedAt === undefined ? '-' : fmtMs((f.recoveredAt ?? end) - f.at);
+    console.log(
+      `  ${String(i + 1).padStart(2)} ${fmtMs(f.at - startedAt).padEnd(8)} ${f.label.padEnd(31)} ${f.detector.padEnd(36)} ${after.padEnd(9)} ${outage}`,
+    );
+  });
+  if (found.length === 0) console.log('  none (not the embedded server)');
+  // Outages no misbehaviour explains (there should be none).
+  const explained = new Set(found.map((f) => f.detectedAt));
+  const others = seen.filter((e) => e.kind === 'disconnect' && !explained.has(e.at) && !found.some((f) => e.at >= f.at && e.at <= (f.recoveredAt ?? end)));
+  for (const e of others) console.log(`  other outage at ${fmtMs(e.at - startedAt)}: ${detectorOf(e)}`);
+  const rotations = seen.filter((e) => e.kind === 'rotation');
+  console.log(`  rotations (make-before-break, no outage): ${rotations.map((r) => `at ${fmtMs(r.at - startedAt)}`).join(', ') || 'none'}`);
   const expected = lastSeq - firstSeq + 1;
   const missing = expected - received.size;
   console.log('\nMessages');
@@ -223,7 +273,14 @@ async function main() {
 
   fs.mkdirSync(values.out, { recursive: true });
   const svgPath = path.join(values.out, 'timeline.svg');
-  fs.writeFileSync(svgPath, timelineSvg({ start: startedAt, end, states, outages, marks, title: `node-libwebsockets demo: ${url}` }));
+  const outages = [
+    ...found.filter((f) => f.detectedAt !== undefined).map((f) => ({ from: f.at, to: f.recoveredAt, detectedAt: f.detectedAt, label: f.label, detector: f.detector })),
+    ...others.map((e) => ({ from: e.at, to: seen.find((x) => x.kind === 'open' && x.at > e.at)?.at, detectedAt: e.at, label: 'outage', detector: detectorOf(e) })),
+  ];
+  fs.writeFileSync(
+    svgPath,
+    timelineSvg({ start: startedAt, end, states, outages, marks, rotations: rotations.map((r) => r.at), title: `node-libwebsockets demo: ${url}` }),
+  );
   console.log(`\ntimeline chart: ${svgPath}`);
 }
 
