@@ -95,7 +95,7 @@ type TargetListener<K extends keyof EventTargetEvents> =
 
 const READY_NAMES = ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'] as const;
 const BINARY_TYPES: readonly BinaryType[] = ['nodebuffer', 'arraybuffer', 'fragments', 'blob'];
-const FORWARDED = ['drain', 'pong', 'state', 'disconnect', 'reconnecting', 'giveup', 'gap', 'stall', 'rotate', 'drop'] as const;
+const FORWARDED = ['drain', 'ping', 'pong', 'state', 'disconnect', 'reconnecting', 'giveup', 'gap', 'stall', 'rotate', 'drop'] as const;
 const kAttribute = Symbol('on-attribute listener');
 
 function toBytes(data: unknown): Buffer | string {
@@ -274,7 +274,12 @@ export class WebSocket extends TypedEventEmitter<WebSocketEvents> {
    * the service thread (on the next tick), which writes it ahead of queued data.
    */
   ping(data?: unknown, mask?: boolean | SendCallback, cb?: SendCallback): void {
-    const callback = typeof data === 'function' ? (data as SendCallback) : typeof mask === 'function' ? mask : cb;
+    this.#control('ping', data, mask, cb);
+  }
+
+  /** ping() and pong() as ws's: a CONNECTING socket throws, a closed one calls back with an error. */
+  #control(kind: 'ping' | 'pong', data: unknown, mask: unknown, cb: SendCallback | undefined): void {
+    const callback = typeof data === 'function' ? (data as SendCallback) : typeof mask === 'function' ? (mask as SendCallback) : cb;
     const payload = typeof data === 'function' ? Buffer.alloc(0) : toBytes(data);
     if (mask === false) throw unsupported('mask: false', 'a client masks every frame (RFC 6455 5.3)');
     const state = this.readyState;
@@ -283,8 +288,17 @@ export class WebSocket extends TypedEventEmitter<WebSocketEvents> {
       if (callback) process.nextTick(callback, notOpen(state, this.url));
       return;
     }
-    this.session.ping(payload);
+    if (kind === 'ping') this.session.ping(payload);
+    else this.session.pong(payload);
     if (callback) process.nextTick(callback);
+  }
+
+  /**
+   * Sends a PONG (at most 125 bytes): with `autoPong: false`, the answer to
+   * a 'ping' event, as in ws. `cb` as for ping().
+   */
+  pong(data?: unknown, mask?: boolean | SendCallback, cb?: SendCallback): void {
+    this.#control('pong', data, mask, cb);
   }
 
   /**

@@ -61,7 +61,7 @@ const UNSUPPORTED: Record<string, string> = {
   localPort: 'the local port cannot be chosen',
   generateMask: 'libwebsockets generates the masking keys',
   finishRequest: 'the upgrade request is written by libwebsockets',
-  maxPendingAutoPongs: 'PINGs are answered by libwebsockets',
+  maxPendingAutoPongs: 'the PONGs owed are bounded natively (the 32 most recent are kept)',
   insecureHTTPParser: 'the response is parsed by libwebsockets',
   maxHeaderSize: 'the response head is limited to 16 KiB (README, "Limits")',
   joinDuplicateHeaders: 'the response is parsed by libwebsockets',

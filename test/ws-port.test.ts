@@ -38,13 +38,24 @@ beforeAll(async () => {
   wss.on('headers', (headers) => headers.push('X-Server: test'));
   server.on('upgrade', (req, socket, head) => {
     const path = req.url ?? '';
-    if (!['/echo', '/hello', '/close-me'].includes(path)) {
+    if (!['/echo', '/hello', '/close-me', '/heartbeat', '/ping-me'].includes(path)) {
       socket.end('HTTP/1.1 404 Not Found\r\nX-Why: nothing here\r\nContent-Length: 0\r\n\r\n');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
       wss.emit('connection', ws, req);
       if (path === '/hello') ws.send(`protocol=${ws.protocol} token=${String(req.headers['x-token'])}`);
+      // Two PINGs, the second once the first was answered.
+      if (path === '/heartbeat') {
+        ws.ping('one');
+        ws.once('pong', () => ws.ping('two'));
+      }
+      // A PING; each PONG is reported back with a count (one expected).
+      if (path === '/ping-me') {
+        let pongs = 0;
+        ws.ping('are you there');
+        ws.on('pong', (data) => ws.send(`pong ${++pongs}: ${data.toString()}`));
+      }
       ws.on('message', (data, isBinary) => {
         if (path === '/close-me') ws.close(4001, 'go away');
         else ws.send(data, { binary: isBinary });
