@@ -66,3 +66,5 @@ ws.onmessage = (event) => void event.data;
 ws.addEventListener('close', (event) => void event.wasClean);
 if (ws.readyState === WebSocket.OPEN || ws.readyState === ws.CLOSED) ws.close(1000, 'bye');
 void ws.session.stats().state;
+ws.on('ping', (data: Buffer) => ws.pong(data));
+c.on('ping', (data: Buffer) => c.pong(data));
