@@ -25,6 +25,10 @@ function isFn<T>(v: Dynamic<T> | undefined): v is () => T | Promise<T> {
  */
 export function connect(url: Dynamic<UrlInput>, options?: ConnectOptions): WebSocketClient {
   const user: ConnectOptions = options ?? {};
+  if (typeof user === 'string' || Array.isArray(user)) {
+    // ws's (url, protocols) call shape: say what to write instead.
+    throw typeError('ERR_INVALID_OPTION', "connect()'s second argument is the options: give subprotocols as { protocols: [...] }, or use the WebSocket class (ws's constructor)");
+  }
   if (typeof user !== 'object' || user === null) throw typeError('ERR_INVALID_OPTION', 'options must be an object');
   for (const hook of ['onOpen', 'shouldReconnect', 'dedupeKey'] as const) {
     if (user[hook] !== undefined && typeof user[hook] !== 'function') {

@@ -160,6 +160,17 @@ describe('what cannot be honoured throws a typed error', () => {
   });
 });
 
+describe("connect() given ws's (url, protocols) shape", () => {
+  it('says how to write it instead of "unknown option: 0"', async () => {
+    const { connect } = await import('./lib');
+    for (const protocols of [['chat'], 'chat']) {
+      expect(() => connect('ws://127.0.0.1:1/', protocols as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringContaining('{ protocols: [...] }') }),
+      );
+    }
+  });
+});
+
 describe('close() without a code', () => {
   it('sends a Close frame without a body, as ws does, and reports the echo as 1005', async () => {
     const { startRawServer } = await import('./helpers/raw-server');
