@@ -64,6 +64,7 @@ export type ErrorCode =
   | 'ERR_INVALID_UTF8'
   | 'ERR_MESSAGE_TOO_BIG'
   | 'ERR_PROTOCOL'
+  | 'ERR_INFLATE'
   | 'ERR_HEARTBEAT_TIMEOUT'
   | 'ERR_STALL'
   | 'ERR_CONFIG'
