@@ -10,11 +10,12 @@ export type SessionState = 'connecting' | 'open' | 'reconnecting' | 'closing' | 
  * `refused` TCP connection refused; `network` reset, unreachable or dropped
  * (1006); `dns` name resolution failed; `timeout` opening handshake timed
  * out; `tls` TLS handshake or certificate failure; `http` the upgrade was
- * answered with another status; `handshake` a bad 101 (accept key,
- * extensions, subprotocol); `heartbeat` no proof of life in time; `stall`
- * no message within stallTimeoutMs; `close` the server closed with a code;
- * `protocol` the client failed the connection (1002, 1007, 1009); `config`
- * the url/headers functions or onOpen failed; `user` close() or terminate().
+ * answered with another status; `proxy` the HTTP proxy refused the
+ * CONNECT; `handshake` a bad 101 (accept key, extensions, subprotocol);
+ * `heartbeat` no proof of life in time; `stall` no message within
+ * stallTimeoutMs; `close` the server closed with a code; `protocol` the
+ * client failed the connection (1002, 1007, 1009); `config` the
+ * url/headers functions or onOpen failed; `user` close() or terminate().
  */
 export type Cause =
   | 'refused'
@@ -23,6 +24,7 @@ export type Cause =
   | 'timeout'
   | 'tls'
   | 'http'
+  | 'proxy'
   | 'handshake'
   | 'heartbeat'
   | 'stall'

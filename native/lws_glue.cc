@@ -79,10 +79,12 @@ void Fail(Connection& c, const char* code, const std::string& message, int statu
 // (`connect ECONNREFUSED 127.0.0.1:9`, with syscall, address and port; the
 // façade adds errno). `detail` (lws's own words) is kept for the debug log.
 void FailSystem(Connection& c, const char* code, const char* syscall, const std::string& address,
-                int port, const std::string& detail) {
+                int port, const std::string& detail, const std::string& context = "") {
   if (!c.errorJson.empty()) return;
   std::string message = std::string(syscall) + " " + code + " " + address;
   if (port) message += ":" + std::to_string(port);
+  // `context` says what the address was, when Node's words would not.
+  if (!context.empty()) message = context + " (" + message + ")";
   std::string j = ErrorJson(code, message, 0, "", detail);
   j.pop_back();
   j += ",\"syscall\":";
@@ -385,9 +387,11 @@ void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws*
     // EHOSTUNREACH, ...), at the address connected to (the proxy's when proxied).
     code = ConnectErrorCode(ConnectErrno(msg));
     c.cause = strcmp(code, "ECONNREFUSED") == 0 ? Cause::kRefused : Cause::kNetwork;
+    // Through a proxy, the connection that failed is the proxy's: say so.
     bool proxied = c.opts->proxy.enabled();
     FailSystem(c, code, "connect", proxied ? c.proxyAddress : c.address,
-               proxied ? c.opts->proxy.port : c.opts->port, msg);
+               proxied ? c.opts->proxy.port : c.opts->port, msg,
+               proxied ? "could not connect to the proxy " + ProxyName(c) : "");
     return;
   } else if (msg.find("proxy") != std::string::npos) {
     // lws reports a refused CONNECT as "http_proxy -> <status>": the
@@ -414,9 +418,6 @@ void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws*
     Fail(c, code, "socket hang up", 0, "", msg);
     return;
   }
-  // Through a proxy, the connection refused is the proxy's.
-  if (c.cause == Cause::kRefused && c.opts->proxy.enabled())
-    msg = "could not connect to the proxy " + ProxyName(c) + " (" + msg + ")";
   Fail(c, code, msg);
 }
 
