@@ -22,7 +22,9 @@ flags=(
   -DLWS_WITH_SYS_SMD=OFF -DLWS_WITH_SYS_STATE=ON -DLWS_WITH_NETLINK=OFF
   -DLWS_WITH_CACHE_NSCOOKIEJAR=OFF -DLWS_WITH_CONMON=OFF
   -DLWS_WITH_OPENSSL=ON -DOPENSSL_USE_STATIC_LIBS=ON -DZLIB_USE_STATIC_LIBS=ON
-  -DLWS_WITH_TLS_SESSIONS=OFF -DDISABLE_WERROR=ON
+  # Resumes TLS sessions (tickets, session IDs) per vhost, host and port:
+  # a reconnect over wss costs an abbreviated handshake.
+  -DLWS_WITH_TLS_SESSIONS=ON -DDISABLE_WERROR=ON
   # Not for the thread pool (unused): without it lws formats every log line
   # in one static buffer ("incompatible with multithreaded logging", says
   # lws), and each environment (main thread, workers) has a service thread

@@ -156,6 +156,25 @@ wrote a 2-byte status: lws_close_reason(wsi, LWS_CLOSE_STATUS_NO_STATUS
 empty Close instead, and the close path sends it (where it would send
 nothing for its internal "no status", LWS_CLOSE_STATUS_NOSTATUS, 0).
 
+13. A hook when TCP connects (connect3.c). To race the addresses of a name
+(happy eyeballs), the client starts one lws connection per address and
+keeps the first that connects; the others must be closed before they send
+anything (no second ClientHello or upgrade request reaching a server).
+lws tells the protocol LWS_CALLBACK_WSI_CREATE right when connect()
+completes, before TLS and the request, but ignored the callback's answer:
+a non-zero return now closes the socket there and fails the connection
+("connect abandoned"), as a refused connect() would.
+
+14. Resumable TLS sessions (openssl-ssl.c). lws (with LWS_WITH_TLS_SESSIONS)
+caches a client's TLS sessions to resume them on the next connection, but
+as a client it never calls SSL_shutdown(): OpenSSL's SSL_free() then takes
+every connection for an unclean one and marks its session not resumable,
+so the cached session was never offered again (no reconnect ever resumed).
+Since TLS 1.1 an unclean close no longer forbids resumption (RFC 5246
+7.2.1); a connection whose handshake completed is now marked shut down
+before it is freed, which keeps its session. A failed handshake (a
+certificate refused, say) never completes, so its session is not kept.
+
 Last, the set of changes applied is recorded in lws itself (in
 lib/core/libwebsockets.c): nlws_lws_patch_set() returns the name of each
 change (its mark) and the SHA-256 of this script, which the addon reports as
@@ -829,6 +848,37 @@ FAIL_CLOSE = [(
 )]
 
 
+TCP_MARK = "/* node-libwebsockets: the protocol may abandon a connect */"
+TCP_ANCHOR = (
+    "\tif (wsi->a.protocol)\n"
+    "\t\twsi->a.protocol->callback(wsi, LWS_CALLBACK_WSI_CREATE,\n"
+    "\t\t\t\t\t  wsi->user_space, NULL, 0);\n"
+)
+TCP = "\t" + TCP_MARK + """
+\tif (wsi->a.protocol &&
+\t    wsi->a.protocol->callback(wsi, LWS_CALLBACK_WSI_CREATE,
+\t\t\t\t      wsi->user_space, NULL, 0)) {
+\t\tcce = "connect abandoned";
+\t\tgoto try_next_dns_result_fds;
+\t}
+"""
+
+
+SESS_MARK = "/* node-libwebsockets: keep the session resumable */"
+SESS_ANCHOR = (
+    "\tif (!wsi->socket_is_permanently_unusable)\n"
+    "\t\tSSL_shutdown(wsi->tls.ssl);\n"
+    "\tcompatible_close(n);\n"
+)
+SESS = """\tif (!wsi->socket_is_permanently_unusable)
+\t\tSSL_shutdown(wsi->tls.ssl);
+\t""" + SESS_MARK + """
+\telse if (SSL_is_init_finished(wsi->tls.ssl))
+\t\tSSL_set_shutdown(wsi->tls.ssl, SSL_SENT_SHUTDOWN);
+\tcompatible_close(n);
+"""
+
+
 def patch(path, mark, anchor, replacement, what):
     APPLIED.append(mark.replace("/* node-libwebsockets:", "").replace("*/", "").strip())
     text = path.read_text()
@@ -889,6 +939,10 @@ def main():
     patch(fds, FD_INSERT_MARK, FD_INSERT_ANCHOR, FD_INSERT, "fd insertion takes the fd's slot when free")
     patch(fds, FD_DELETE_MARK, FD_DELETE_ANCHOR, FD_DELETE, "fd removal tries the fd's slot first")
     patch(fds, FD_DELETE_WSI_MARK, FD_DELETE_WSI_ANCHOR, FD_DELETE_WSI, "wsi removal tries its fd's slot first")
+    client = Path(sys.argv[1]) / "lib" / "core-net" / "client"
+    patch(client / "connect3.c", TCP_MARK, TCP_ANCHOR, TCP, "connects may be abandoned at TCP level")
+    openssl = Path(sys.argv[1]) / "lib" / "tls" / "openssl"
+    patch(openssl / "openssl-ssl.c", SESS_MARK, SESS_ANCHOR, SESS, "sessions of closed connections stay resumable")
 
 
 

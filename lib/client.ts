@@ -3,6 +3,8 @@
 // the decisions (heartbeat, reconnect, stall, rotation, queue bounds) are
 // taken natively, so they happen while the JS thread is busy.
 import { isUtf8 as isUtf8Buffer } from 'node:buffer';
+import { ADDRCONFIG } from 'node:dns';
+import { isIP } from 'node:net';
 import { checkCloseArgs } from './close-codes';
 import { WebSocketError, typeError, type ErrorCode, type ErrorDetails } from './errors';
 import { EventType, native, type EventSink } from './native';
@@ -12,7 +14,7 @@ import { redirectOptions, type RedirectRequest } from './redirect';
 import type { Cause, SessionState } from './states';
 import { SendCallbacks, type SendCallback } from './send-callbacks';
 import { SessionLog } from './session-log';
-import { StatsRecorder, toPrometheus, type Stats } from './stats';
+import { monoNow, StatsRecorder, toPrometheus, type HandshakeTimings, type RemoteAddress, type Stats } from './stats';
 import { TypedEventEmitter } from './typed-emitter';
 
 export type Message = { data: string | Buffer; isBinary: boolean };
@@ -38,6 +40,10 @@ export interface OpenInfo {
   downtimeMs: number;
   /** Reconnection attempts it took. */
   attempt: number;
+  /** The address connected to (of the addresses the host resolved to, the one that answered first). */
+  remote: RemoteAddress;
+  /** How long the opening handshake took, by phase. */
+  handshake: HandshakeTimings;
 }
 export interface DisconnectInfo {
   cause: Cause;
@@ -49,8 +55,13 @@ export interface DisconnectInfo {
 }
 export interface ReconnectingInfo {
   attempt: number;
+  /** The delay used before the attempt, ms. */
   delayMs: number;
   cause: Cause;
+  /** The server's Retry-After header, as sent (refused upgrades only). */
+  retryAfter?: string;
+  /** What it asked for, ms from then (absent when it was not a number of seconds or an HTTP date). */
+  retryAfterMs?: number;
 }
 export interface GiveUpInfo {
   cause: Cause;
@@ -122,7 +133,10 @@ interface OpenPayload {
   reconnected?: boolean;
   downtimeMs?: number;
   attempt?: number;
+  remote?: RemoteAddress;
+  handshake?: HandshakeTimings;
   at?: number;
+  mono?: number;
 }
 interface ErrorPayload {
   code: ErrorCode;
@@ -563,9 +577,20 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         this.#protocol = info.protocol ?? '';
         this.#extensions = info.extensions ?? '';
         this.#headers = info.headers ?? {};
-        const open: OpenInfo = { reconnected: info.reconnected ?? false, downtimeMs: info.downtimeMs ?? 0, attempt: info.attempt ?? 0 };
-        this.#stats.opened(info.at ?? Date.now(), open.reconnected, open.downtimeMs);
-        this.#stats.record(info.at ?? Date.now(), 'open', { ...open });
+        const open: OpenInfo = {
+          reconnected: info.reconnected ?? false,
+          downtimeMs: info.downtimeMs ?? 0,
+          attempt: info.attempt ?? 0,
+          remote: info.remote ?? { address: '', family: 'IPv4', port: 0 },
+          handshake: info.handshake ?? { totalMs: 0, dnsMs: 0, tcpMs: 0 },
+        };
+        this.#stats.opened(info.mono ?? monoNow(), open.reconnected, open.downtimeMs, open.remote, open.handshake);
+        this.#stats.record(info.at ?? Date.now(), 'open', {
+          reconnected: open.reconnected,
+          downtimeMs: open.downtimeMs,
+          attempt: open.attempt,
+          address: open.remote.address,
+        });
         if (this.#log.enabled) {
           this.#log.line(
             'info',
@@ -600,20 +625,24 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         return;
       }
       case EventType.Disconnect: {
-        const d = this.#json<DisconnectInfo>(chunk, offset, length);
+        const { mono, ...d } = this.#json<DisconnectInfo & { mono?: number }>(chunk, offset, length);
         this.#dedupeWindow(false);
-        this.#stats.disconnected({ at: d.at, cause: d.cause, code: d.code, reason: d.reason, uptimeMs: d.uptimeMs });
+        this.#stats.disconnected({ at: d.at, cause: d.cause, code: d.code, reason: d.reason, uptimeMs: d.uptimeMs }, mono ?? monoNow());
         this.#stats.record(d.at, 'disconnect', { ...d });
         this.#log.line('warn', `disconnected: cause ${d.cause}, code ${d.code}${d.reason ? ` (${d.reason})` : ''}, up ${d.uptimeMs} ms`);
         this.emit('disconnect', d);
         return;
       }
       case EventType.Reconnecting: {
-        const r = this.#json<ReconnectingInfo & { at: number }>(chunk, offset, length);
+        const { at, ...r } = this.#json<ReconnectingInfo & { at: number }>(chunk, offset, length);
         this.#stats.attempts++;
-        this.#stats.record(r.at, 'reconnecting', { attempt: r.attempt, delayMs: r.delayMs, cause: r.cause });
-        this.#log.line('info', `reconnecting: attempt ${r.attempt} in ${r.delayMs} ms (cause ${r.cause})`);
-        this.emit('reconnecting', { attempt: r.attempt, delayMs: r.delayMs, cause: r.cause });
+        this.#stats.record(at, 'reconnecting', { ...r });
+        this.#log.line(
+          'info',
+          `reconnecting: attempt ${r.attempt} in ${r.delayMs} ms (cause ${r.cause}` +
+            `${r.retryAfter !== undefined ? `, Retry-After ${JSON.stringify(r.retryAfter)}` : ''})`,
+        );
+        this.emit('reconnecting', r);
         return;
       }
       case EventType.GiveUp: {
@@ -680,11 +709,14 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
       case EventType.OnOpen:
         this.#runOnOpen(value, this.#json<OpenPayload>(chunk, offset, length));
         return;
+      case EventType.NeedLookup:
+        this.#lookup(value, this.#json<{ host: string; family: number; all: boolean }>(chunk, offset, length));
+        return;
       case EventType.Close: {
-        const info = this.#json<{ code: number; reason: string; at?: number }>(chunk, offset, length);
+        const info = this.#json<{ code: number; reason: string; at?: number; mono?: number }>(chunk, offset, length);
         const at = info.at ?? Date.now();
         this.#setState('closed');
-        this.#stats.closed(at);
+        this.#stats.closed(info.mono ?? monoNow());
         this.#stats.record(at, 'close', { code: info.code, reason: info.reason });
         this.#hold(false);
         this.#unlistenAbort?.();
@@ -791,6 +823,44 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     native.config(this.#id, attempt, { ...next.native }, next.trust, '');
     this.#log.line('info', `redirect ${info.status} to ${info.to}${info.crossOrigin ? ' (another origin: no user headers)' : ''}`);
     this.emit('redirect', info);
+  }
+
+  /**
+   * The lookup option resolves the host of one attempt. Called as net calls
+   * it ({ family, hints, all }); answers with every address (all: true) or
+   * one (address, family). An error, a throw or nothing usable fails the
+   * attempt (cause 'dns'); no answer at all runs into handshakeTimeout; a
+   * second or late answer is ignored.
+   */
+  #lookup(attempt: number, req: { host: string; family: number; all: boolean }): void {
+    const fn = this.#setup.user.lookup as NonNullable<ConnectOptions['lookup']>;
+    let answered = false;
+    const fail = (code: string, message: string): void => native.resolved(this.#id, attempt, null, `${code}\n${message}`);
+    const callback = (err: NodeJS.ErrnoException | null, address?: unknown, family?: unknown): void => {
+      if (answered) return;
+      answered = true;
+      if (err) {
+        const code = typeof err.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(err.code) ? err.code : 'ERR_LOOKUP';
+        fail(code, `lookup of ${req.host} failed: ${messageOf(err).replace(/[\r\n]+/g, ' ').slice(0, 500)}`);
+        return;
+      }
+      const given: unknown[] = Array.isArray(address) ? address : [{ address, family }];
+      const addresses: string[] = [];
+      for (const a of given.slice(0, 64)) {
+        const ip = typeof a === 'string' ? a : typeof a === 'object' && a !== null ? (a as { address?: unknown }).address : undefined;
+        if (typeof ip === 'string' && isIP(ip) !== 0) addresses.push(ip);
+      }
+      if (addresses.length === 0) {
+        fail('ERR_INVALID_IP_ADDRESS', `lookup of ${req.host} gave no IP address`);
+        return;
+      }
+      native.resolved(this.#id, attempt, addresses, '');
+    };
+    try {
+      fn(req.host, { family: req.family, hints: req.family ? 0 : ADDRCONFIG, all: req.all }, callback as Parameters<typeof fn>[2]);
+    } catch (e) {
+      callback(e as NodeJS.ErrnoException);
+    }
   }
 
   #decide(info: ReconnectInfo): void {

@@ -30,7 +30,7 @@ export function connect(url: Dynamic<UrlInput>, options?: ConnectOptions): WebSo
     throw typeError('ERR_INVALID_OPTION', "connect()'s second argument is the options: give subprotocols as { protocols: [...] }, or use the WebSocket class (ws's constructor)");
   }
   if (typeof user !== 'object' || user === null) throw typeError('ERR_INVALID_OPTION', 'options must be an object');
-  for (const hook of ['onOpen', 'shouldReconnect', 'dedupeKey'] as const) {
+  for (const hook of ['onOpen', 'shouldReconnect', 'dedupeKey', 'lookup'] as const) {
     if (user[hook] !== undefined && typeof user[hook] !== 'function') {
       throw typeError('ERR_INVALID_OPTION', `${hook} must be a function`);
     }
@@ -61,6 +61,7 @@ export function connect(url: Dynamic<UrlInput>, options?: ConnectOptions): WebSo
     proxyRefresh: proxyFn !== undefined,
     hookDecide: user.shouldReconnect !== undefined,
     hookOnOpen: user.onOpen !== undefined,
+    hookLookup: user.lookup !== undefined,
   });
   // Validates everything static now; with a url function, against a
   // stand-in URL (its own result is checked before each attempt), and so

@@ -24,8 +24,8 @@ export type {
   ReconnectingInfo, GiveUpInfo, DropInfo, RedirectInfo, RotatePhase,
 } from './client';
 export type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, Dynamic, HeadersInput } from './options';
-export type { HeartbeatOptions, ReconnectOptions, QueueOptions, OverflowPolicy, LwsRetryPolicy } from './policy';
-export type { Stats, DisconnectRecord, LogEntry } from './stats';
+export type { HeartbeatOptions, ReconnectOptions, QueueOptions, OverflowPolicy, LwsRetryPolicy, JitterMode } from './policy';
+export type { Stats, DisconnectRecord, LogEntry, RemoteAddress, HandshakeTimings } from './stats';
 export { WebSocketError } from './errors';
 export type { ErrorCode, SystemErrorCode, CertificateErrorCode, ArgumentErrorCode } from './errors';
 export type { Cause } from './states';

@@ -21,7 +21,10 @@ interface NativeBinding {
   decision(id: number, retry: boolean, delayMs: number): void;
   onOpenDone(id: number, attempt: number, error: string): void;
   sendPriority(id: number, attempt: number, data: string | Uint8Array, binary: boolean): void;
-  classify(failure: Record<string, unknown>): { action: string; delayMs: number; reason: string };
+  classify(failure: Record<string, unknown>): { action: string; delayMs: number; reason: string; spread: boolean; keepClimbing: boolean };
+  reconnectDelay(input: Record<string, unknown>): { delayMs: number; scheduleMs: number; floorMs: number; retryAfterWon: boolean };
+  resolved(id: number, attempt: number, addresses: string[] | null, error: string): void;
+  orderAddresses(addresses: string[], family: number): string[];
   constants(): Record<string, number | string>;
   serviceInfo(): ServiceInfo;
   cpuBudget(root: string, affinity: number): ServiceInfo;
@@ -62,6 +65,7 @@ export const enum EventType {
   Gap = 19,
   CloseReceived = 20,
   Ping = 21,
+  NeedLookup = 22,
 }
 
 /** What a connection receives from the dispatcher. */
@@ -212,8 +216,20 @@ export const native = {
   sendPriority(id: number, attempt: number, data: string | Uint8Array, binary: boolean): void {
     binding.sendPriority(id, attempt, data, binary);
   },
+  /** The lookup option's answer for one attempt: numeric addresses, or an error "CODE\nmessage". */
+  resolved(id: number, attempt: number, addresses: string[] | null, error: string): void {
+    binding.resolved(id, attempt, addresses, error);
+  },
+  /** The order addresses are tried in (native/resolver.h, for its tests). */
+  orderAddresses(addresses: string[], family: number): string[] {
+    return binding.orderAddresses(addresses, family);
+  },
+  /** The native reconnect delay (native/backoff.h, for its tests). */
+  reconnectDelay(input: Record<string, unknown>): { delayMs: number; scheduleMs: number; floorMs: number; retryAfterWon: boolean } {
+    return binding.reconnectDelay(input);
+  },
   /** The native reconnect classifier (for its tests). */
-  classify(failure: Record<string, unknown>): { action: string; delayMs: number; reason: string } {
+  classify(failure: Record<string, unknown>): { action: string; delayMs: number; reason: string; spread: boolean; keepClimbing: boolean } {
     return binding.classify(failure);
   },
   /** The service thread's CPU budget and busy-poll decision (diagnostics, tests). */

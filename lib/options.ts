@@ -2,6 +2,7 @@
 // the plain record the native layer takes. Everything is checked here, so
 // nothing invalid reaches lws (whose asserts would abort the process).
 import { createPrivateKey } from 'node:crypto';
+import type { LookupFunction } from 'node:net';
 import { describeValue, rangeError, typeError } from './errors';
 import type { HeartbeatOptions, NativePolicy, QueueOptions, ReconnectOptions } from './policy';
 import type { Cause } from './states';
@@ -78,6 +79,14 @@ export interface ConnectOptions {
   followRedirects?: boolean;
   /** Redirects followed in a row before failing with ERR_TOO_MANY_REDIRECTS. Default 10. */
   maxRedirects?: number;
+  /** Try every address the host resolves to, families interleaved, racing them (RFC 8305), as Node's net. Default true. */
+  autoSelectFamily?: boolean;
+  /** Start the next address after this long without a connection on the previous ones, ms. Default 250 (less than 10 counts as 10). */
+  autoSelectFamilyAttemptTimeout?: number;
+  /** Use only addresses of this IP family (4 or 6); 0 for both. Default 0. */
+  family?: number;
+  /** Resolves the host instead of the system resolver, with dns.lookup's signature (service discovery). */
+  lookup?: LookupFunction;
   /** Offer permessage-deflate. Default true. */
   perMessageDeflate?: boolean;
   /** Answer the server's PINGs natively. Default true; false leaves that to pong() in a 'ping' listener. */
@@ -146,6 +155,9 @@ export interface NativeConnectOptions {
   protocols: string;
   headers: string[];
   followRedirects: boolean;
+  autoSelectFamily: boolean;
+  autoSelectFamilyAttemptTimeout: number;
+  family: number;
   perMessageDeflate: boolean;
   autoPong: boolean;
   maxPayload: number;
@@ -193,6 +205,7 @@ const KNOWN = new Set<string>([
   'textAsBuffer', 'handshakeTimeout', 'closeTimeout', 'highWaterMark', 'lowWaterMark',
   'receiveHighWaterMark', 'fragmentSize', 'ca', 'cert', 'key', 'passphrase', 'servername',
   'rejectUnauthorized', 'allowSelfSigned', 'allowUnknownCA', 'allowInvalidDates', 'allowHostMismatch', 'proxy', 'proxyFromEnv', 'logger',
+  'autoSelectFamily', 'autoSelectFamilyAttemptTimeout', 'family', 'lookup',
   // session options (lib/policy.ts and the client)
   'reconnect', 'heartbeat', 'stallTimeoutMs', 'maxConnectionAgeMs', 'maxConnectionAgeJitterPercent', 'rotationOverlapMs',
   'queue', 'onOpen', 'shouldReconnect', 'dedupeKey', 'configTimeoutMs', 'policy', 'eventLogSize', 'signal',
@@ -228,6 +241,11 @@ function int(v: unknown, name: string, dflt: number, min: number, max: number): 
   }
   if (v < min || v > max) throw rangeError('ERR_OUT_OF_RANGE', `${name} must be in [${min}, ${max}], got ${v}`);
   return v;
+}
+
+function ipFamily(v: unknown): number {
+  if (v === undefined || v === 0 || v === 4 || v === 6) return (v as number | undefined) ?? 0;
+  throw typeError('ERR_INVALID_OPTION', `family must be 0, 4 or 6, got ${describeValue(v)}`);
 }
 
 function str(v: unknown, name: string): string {
@@ -434,6 +452,10 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
     protocols: bounded(parseProtocols(o.protocols), 'protocols'),
     headers,
     followRedirects: bool(o.followRedirects, 'followRedirects', false),
+    autoSelectFamily: bool(o.autoSelectFamily, 'autoSelectFamily', true),
+    // Node: "If set to a positive integer less than 10, then the value 10 will be used instead."
+    autoSelectFamilyAttemptTimeout: Math.max(10, int(o.autoSelectFamilyAttemptTimeout, 'autoSelectFamilyAttemptTimeout', 250, 1, 2 ** 31 - 1)),
+    family: ipFamily(o.family),
     perMessageDeflate: bool(o.perMessageDeflate, 'perMessageDeflate', true),
     autoPong: bool(o.autoPong, 'autoPong', true),
     // 0: no limit, as in ws.

@@ -15,11 +15,17 @@ export interface HeartbeatOptions {
   pongOnly?: boolean;
 }
 
+export type JitterMode = 'full' | 'add';
+
 export interface ReconnectOptions {
-  /** Delays between attempts, ms; the last repeats. Default [500, 1000, 2000, 5000, 10000, 30000]. */
+  /** Delays between attempts, ms; the last repeats. Default [1800, 3600, 7200, 15000, 30000, 60000]. */
   backoffMs?: readonly number[];
-  /** Random extra delay, 0-100 % of each delay (lws adds 0..jitter%). Default 30. */
+  /** 'full': each delay is uniform in [0, backoffMs[n]]; 'add': backoffMs[n] plus 0..jitterPercent % (lws's retry helper). Default 'full' ('add' when jitterPercent is given). */
+  jitter?: JitterMode;
+  /** With jitter 'add': the random extra, 0-100 % of each delay. Default 30. */
   jitterPercent?: number;
+  /** A server's Retry-After (429, 503) is followed up to this, ms. Default 3600000 (one hour). */
+  maxRetryAfterMs?: number;
   /** Consecutive failed attempts before giving up; 0: never give up. Default 0. */
   maxAttempts?: number;
   /** Uptime after which the attempt counter starts over, ms. Default 30000. */
@@ -51,7 +57,10 @@ export interface LwsRetryPolicy {
 export interface NativePolicy {
   reconnect: boolean;
   backoffMs: number[];
+  /** 0 full, 1 add. */
+  jitter: number;
   jitterPercent: number;
+  maxRetryAfterMs: number;
   maxAttempts: number;
   resetAfterMs: number;
   reconnectOnNormalClose: boolean;
@@ -70,9 +79,18 @@ export interface NativePolicy {
   hookDecide: boolean;
   hookOnOpen: boolean;
   proxyRefresh: boolean;
+  hookLookup: boolean;
 }
 
-export const DEFAULT_BACKOFF_MS = [500, 1000, 2000, 5000, 10000, 30000] as const;
+/**
+ * The default schedule, upper bounds of full-jitter draws. A server that
+ * drops every client at once (a restart) sees them come back spread
+ * uniformly over the first 1.8 s: a median of 0.9 s, and about 5.6 % of
+ * them in any 100 ms (bench/herd.js measures it: README, persistence).
+ * The means (0.9, 1.8, 3.6, 7.5, 15, 30 s) keep a long outage's retry rate
+ * near the former schedule's (500 ms to 30 s plus 0-30 %).
+ */
+export const DEFAULT_BACKOFF_MS = [1800, 3600, 7200, 15000, 30000, 60000] as const;
 const MAX_MS = 2 ** 31 - 1;
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -143,7 +161,9 @@ export function fromLwsRetry(r: LwsRetryPolicy): { reconnect: ReconnectOptions |
   // lws: conceal 65535 (LWS_RETRY_CONCEAL_ALWAYS) retries forever; 0 hides
   // no failure at all, i.e. no retry.
   if (r.conceal !== undefined && r.conceal > 0) reconnect.maxAttempts = r.conceal === 65535 ? 0 : r.conceal;
-  // lws reads jitterpc 0 as its default, 30 %.
+  // lws's retry helper adds its jitter to the table's delay (jitterpc 0
+  // reads as its default, 30 %).
+  reconnect.jitter = 'add';
   if (r.jitterpc !== undefined) reconnect.jitterPercent = r.jitterpc === 0 ? 30 : r.jitterpc;
   const out: { reconnect: ReconnectOptions | false; heartbeat?: HeartbeatOptions | false } = {
     reconnect: r.conceal === 0 ? false : reconnect,
@@ -173,6 +193,7 @@ export type PolicyInput = Pick<
   hookDecide: boolean;
   hookOnOpen: boolean;
   proxyRefresh?: boolean;  // a proxy function gives each attempt its credentials
+  hookLookup?: boolean;
 };
 
 export interface ResolvedPolicy {
@@ -193,7 +214,9 @@ export function resolvePolicy(o: PolicyInput): ResolvedPolicy {
     reconnectOn = true;
     r = { ...r, ...o.reconnect };
   } else if (o.reconnect !== undefined) throw typeError('ERR_INVALID_OPTION', 'reconnect must be a boolean or an object');
-  only(r, 'reconnect', ['backoffMs', 'jitterPercent', 'maxAttempts', 'resetAfterMs', 'onNormalClose']);
+  only(r, 'reconnect', ['backoffMs', 'jitter', 'jitterPercent', 'maxRetryAfterMs', 'maxAttempts', 'resetAfterMs', 'onNormalClose']);
+  const jitter = r.jitter ?? (r.jitterPercent !== undefined ? 'add' : 'full');
+  if (jitter !== 'full' && jitter !== 'add') throw typeError('ERR_INVALID_OPTION', `reconnect.jitter must be 'full' or 'add'`);
   let backoff: number[] = [...DEFAULT_BACKOFF_MS];
   if (r.backoffMs !== undefined) {
     if (!Array.isArray(r.backoffMs) || r.backoffMs.length === 0 || r.backoffMs.length > 64) {
@@ -228,7 +251,9 @@ export function resolvePolicy(o: PolicyInput): ResolvedPolicy {
   const native: NativePolicy = {
     reconnect: reconnectOn,
     backoffMs: backoff,
+    jitter: jitter === 'add' ? 1 : 0,
     jitterPercent: num(r.jitterPercent, 'reconnect.jitterPercent', 30, 0, 100),
+    maxRetryAfterMs: num(r.maxRetryAfterMs, 'reconnect.maxRetryAfterMs', 3_600_000, 0, MAX_MS),
     maxAttempts: num(r.maxAttempts, 'reconnect.maxAttempts', 0, 0, 65534),
     resetAfterMs: num(r.resetAfterMs, 'reconnect.resetAfterMs', 30000, 0, MAX_MS),
     reconnectOnNormalClose: flag(r.onNormalClose, 'reconnect.onNormalClose', true),
@@ -247,6 +272,7 @@ export function resolvePolicy(o: PolicyInput): ResolvedPolicy {
     hookDecide: o.hookDecide,
     hookOnOpen: o.hookOnOpen,
     proxyRefresh: o.proxyRefresh ?? false,
+    hookLookup: o.hookLookup ?? false,
   };
   return { native, overflow, queueMaxMessages, queueMaxBytes };
 }

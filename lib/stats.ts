@@ -3,6 +3,36 @@
 // they are right even when the JS thread was blocked when they happened).
 import type { Cause, SessionState } from './states';
 
+// Durations run on the monotonic clock (the service thread's `mono`, and
+// monoNow() here: both CLOCK_MONOTONIC), so a stepped wall clock changes
+// no uptime or downtime; `at` values stay wall-clock timestamps.
+
+/** The monotonic clock in ms: the one the service thread's `mono` stamps use. */
+export function monoNow(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** The address a connection was made to (the proxy's when proxied). */
+export interface RemoteAddress {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+}
+
+/** How long a connection's opening handshake took, ms, from the attempt's start. */
+export interface HandshakeTimings {
+  /** Start to open. */
+  totalMs: number;
+  /** Name resolution (0 for an IP address). */
+  dnsMs: number;
+  /** Resolution to TCP connected (the race over the addresses included). */
+  tcpMs: number;
+  /** TCP connected to TLS established (wss only). */
+  tlsMs?: number;
+  /** The TLS session was resumed (wss only). */
+  tlsResumed?: boolean;
+}
+
 export interface DisconnectRecord {
   /** When the connection was lost (ms since the epoch). */
   at: number;
@@ -43,6 +73,12 @@ export interface Stats {
   drops: number;
   stalls: number;
   rotations: number;
+  /** Address of the current (or last) connection. */
+  remote?: RemoteAddress;
+  /** Opening handshake of the current (or last) connection. */
+  handshake?: HandshakeTimings;
+  /** Opens over wss that resumed a TLS session. */
+  tlsResumptions: number;
   log: LogEntry[];
 }
 
@@ -69,6 +105,9 @@ export class StatsRecorder {
   drops = 0;
   stalls = 0;
   rotations = 0;
+  tlsResumptions = 0;
+  remote: RemoteAddress | undefined;
+  handshake: HandshakeTimings | undefined;
   readonly log: LogEntry[] = [];
 
   constructor(private readonly logSize: number) {}
@@ -79,8 +118,14 @@ export class StatsRecorder {
     if (this.log.length > this.logSize) this.log.splice(0, this.log.length - this.logSize);
   }
 
-  opened(at: number, reconnected: boolean, downtimeMs: number): void {
+  /** `at` on the recorder's clock (monotonic in use). */
+  opened(at: number, reconnected: boolean, downtimeMs: number, remote?: RemoteAddress, handshake?: HandshakeTimings): void {
     this.connects++;
+    if (remote) this.remote = { ...remote };
+    if (handshake) {
+      this.handshake = { ...handshake };
+      if (handshake.tlsResumed) this.tlsResumptions++;
+    }
     if (reconnected) {
       this.reconnects++;
       this.downtimeMs += downtimeMs;
@@ -91,11 +136,12 @@ export class StatsRecorder {
     this.downSince = 0;
   }
 
-  disconnected(d: DisconnectRecord): void {
+  /** `d.at` is reported; `at` (default d.at) is when, on the recorder's clock. */
+  disconnected(d: DisconnectRecord, at = d.at): void {
     this.disconnectsByCause[d.cause] = (this.disconnectsByCause[d.cause] ?? 0) + 1;
     this.uptimeMs += d.uptimeMs;
     this.openSince = 0;
-    this.downSince = d.at;
+    this.downSince = at;
     this.lastDisconnect = { ...d };
   }
 
@@ -119,7 +165,7 @@ export class StatsRecorder {
     this.rttMax = Math.max(this.rttMax, ms);
   }
 
-  snapshot(queueDepth: number, queueBytes: number, now = Date.now()): Stats {
+  snapshot(queueDepth: number, queueBytes: number, now = monoNow()): Stats {
     const current = this.openSince ? now - this.openSince : 0;
     const outage = this.downSince ? now - this.downSince : 0;
     const rtt: Stats['rtt'] = { samples: this.rttCount };
@@ -149,9 +195,12 @@ export class StatsRecorder {
       drops: this.drops,
       stalls: this.stalls,
       rotations: this.rotations,
+      tlsResumptions: this.tlsResumptions,
       log: this.log.map((e) => ({ ...e, detail: { ...e.detail } })),
     };
     if (this.lastDisconnect) s.lastDisconnect = { ...this.lastDisconnect };
+    if (this.remote) s.remote = { ...this.remote };
+    if (this.handshake) s.handshake = { ...this.handshake };
     return s;
   }
 }
@@ -195,5 +244,16 @@ export function toPrometheus(s: Stats, labels: Record<string, string>, prefix = 
   metric('drops_total', 'counter', 'Outgoing messages dropped.', [[[], s.drops]]);
   metric('stalls_total', 'counter', 'Stall watchdog firings.', [[[], s.stalls]]);
   metric('rotations_total', 'counter', 'Connection rotations (max age).', [[[], s.rotations]]);
+  metric('tls_resumptions_total', 'counter', 'Opens over wss that resumed a TLS session.', [[[], s.tlsResumptions]]);
+  if (s.handshake) {
+    const h = s.handshake;
+    const rows: Array<[string[], number]> = [
+      [['phase="total"'], h.totalMs / 1000],
+      [['phase="dns"'], h.dnsMs / 1000],
+      [['phase="tcp"'], h.tcpMs / 1000],
+    ];
+    if (h.tlsMs !== undefined) rows.push([['phase="tls"'], h.tlsMs / 1000]);
+    metric('handshake_seconds', 'gauge', 'Opening handshake of the latest connection, by phase.', rows);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -19,7 +19,7 @@ struct OutMessage {
   size_t headroom = 0;
   size_t sent = 0;  // payload bytes already written
   bool binary = false;
-  double enqueuedAtMs = 0;  // wall clock, for the queue's ttl
+  double enqueuedAtMs = 0;  // monotonic clock, for the queue's ttl
   size_t size() const { return storage.size() - headroom; }
   uint8_t* payload() { return storage.data() + headroom; }
 };

@@ -39,8 +39,11 @@ struct ProxySettings {
 // ms; 0 disables the feature it controls.
 struct SessionPolicy {
   bool reconnect = true;
-  std::vector<uint32_t> backoffMs{500, 1000, 2000, 5000, 10000, 30000};
-  uint8_t jitterPercent = 30;     // lws adds 0..jitter% to each delay
+  // Upper bounds of the full-jitter draw per attempt (lib/policy.ts says why these).
+  std::vector<uint32_t> backoffMs{1800, 3600, 7200, 15000, 30000, 60000};
+  uint8_t jitter = 0;             // 0 full (uniform 0..delay), 1 add (delay + 0..jitterPercent %)
+  uint8_t jitterPercent = 30;     // for jitter 1
+  uint32_t maxRetryAfterMs = 3600000;  // a server's Retry-After is followed up to this
   uint16_t maxAttempts = 0;       // consecutive failed attempts; 0: no limit
   uint32_t resetAfterMs = 30000;  // uptime after which the try counter resets
   bool reconnectOnNormalClose = true;
@@ -59,6 +62,7 @@ struct SessionPolicy {
   bool hookDecide = false;        // ask JS (shouldReconnect) after each failure
   bool hookOnOpen = false;        // run JS onOpen before flushing the backlog
   bool proxyRefresh = false;      // a proxy function gives each attempt its credentials
+  bool hookLookup = false;        // ask JS (the lookup option) for the addresses of each attempt
 };
 
 struct ConnectOptions {
@@ -72,6 +76,13 @@ struct ConnectOptions {
   std::string protocols;   // comma-separated offer
   std::vector<std::pair<std::string, std::string>> headers;
   bool followRedirects = false;
+  // Addresses (Node's net options): try every address the name resolves
+  // to, families interleaved, the next one attemptTimeoutMs after the
+  // previous started or at once when it failed (RFC 8305); false: the
+  // first address only. family 4 or 6: that family only.
+  bool autoSelectFamily = true;
+  uint32_t attemptTimeoutMs = 250;
+  uint8_t family = 0;
   bool perMessageDeflate = true;
   bool autoPong = true;    // answer PINGs natively (ws's autoPong)
   uint64_t maxPayload = 100ull << 20;

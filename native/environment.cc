@@ -9,8 +9,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backoff.h"
 #include "log_sink.h"
 #include "policy.h"
+#include "resolver.h"
 #include "session.h"
 
 // Defined in lws by deps/patch-lws.py: the names of our changes to lws and
@@ -165,6 +167,7 @@ napi_value Environment::Init(napi_env env, napi_value exports) {
       {"constants", Constants}, {"config", Config},             {"decision", Decision},
       {"onOpenDone", OnOpenDone}, {"sendPriority", SendPriority}, {"classify", ClassifyForTest},
       {"serviceInfo", ServiceInfo}, {"cpuBudget", CpuBudgetForTest}, {"timerQueue", TimerQueueForTest},
+      {"reconnectDelay", ReconnectDelayForTest}, {"resolved", Resolved}, {"orderAddresses", OrderAddressesForTest},
   };
   std::vector<napi_property_descriptor> props;
   for (auto& m : methods)
@@ -323,6 +326,9 @@ static std::unique_ptr<ConnectOptions> ParseConnectOptions(napi_env env, napi_va
     }
   }
   opts->followRedirects = Bool(env, Prop(env, o, "followRedirects"), false);
+  opts->autoSelectFamily = Bool(env, Prop(env, o, "autoSelectFamily"), true);
+  opts->attemptTimeoutMs = static_cast<uint32_t>(Number(env, Prop(env, o, "autoSelectFamilyAttemptTimeout"), 250));
+  opts->family = static_cast<uint8_t>(Number(env, Prop(env, o, "family"), 0));
   opts->perMessageDeflate = Bool(env, Prop(env, o, "perMessageDeflate"), true);
   opts->autoPong = Bool(env, Prop(env, o, "autoPong"), true);
   opts->maxPayload = static_cast<uint64_t>(Number(env, Prop(env, o, "maxPayload"), 100.0 * 1024 * 1024));
@@ -364,7 +370,9 @@ static std::unique_ptr<ConnectOptions> ParseConnectOptions(napi_env env, napi_va
       }
     }
     auto u32 = [&](const char* name, double dflt) { return static_cast<uint32_t>(Number(env, Prop(env, pol, name), dflt)); };
+    p.jitter = static_cast<uint8_t>(u32("jitter", p.jitter));
     p.jitterPercent = static_cast<uint8_t>(u32("jitterPercent", p.jitterPercent));
+    p.maxRetryAfterMs = u32("maxRetryAfterMs", p.maxRetryAfterMs);
     p.maxAttempts = static_cast<uint16_t>(u32("maxAttempts", p.maxAttempts));
     p.resetAfterMs = u32("resetAfterMs", p.resetAfterMs);
     p.reconnectOnNormalClose = Bool(env, Prop(env, pol, "reconnectOnNormalClose"), p.reconnectOnNormalClose);
@@ -383,6 +391,7 @@ static std::unique_ptr<ConnectOptions> ParseConnectOptions(napi_env env, napi_va
     p.hookDecide = Bool(env, Prop(env, pol, "hookDecide"), false);
     p.hookOnOpen = Bool(env, Prop(env, pol, "hookOnOpen"), false);
     p.proxyRefresh = Bool(env, Prop(env, pol, "proxyRefresh"), false);
+    p.hookLookup = Bool(env, Prop(env, pol, "hookLookup"), false);
   }
   return opts;
 }
@@ -569,7 +578,103 @@ napi_value Environment::ClassifyForTest(napi_env env, napi_callback_info info) {
   if (napi_create_double(env, static_cast<double>(d.delayMs), &v) == napi_ok) napi_set_named_property(env, r, "delayMs", v);
   if (napi_create_string_utf8(env, d.reason.c_str(), NAPI_AUTO_LENGTH, &v) == napi_ok)
     napi_set_named_property(env, r, "reason", v);
+  if (napi_get_boolean(env, d.spread, &v) == napi_ok) napi_set_named_property(env, r, "spread", v);
+  if (napi_get_boolean(env, d.keepClimbing, &v) == napi_ok) napi_set_named_property(env, r, "keepClimbing", v);
   return r;
+}
+
+// reconnectDelay(input): the reconnect delay (native/backoff.h), for its
+// unit tests: {schedule, attempt, jitter: 'full'|'add', jitterPercent,
+// retryAfterMs, maxRetryAfterMs, spread, random} -> {delayMs, scheduleMs,
+// floorMs, retryAfterWon}.
+napi_value Environment::ReconnectDelayForTest(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || TypeOf(env, a.argv[0]) != napi_object) return Undefined(env);
+  napi_value o = a.argv[0];
+  std::vector<uint32_t> schedule;
+  napi_value table = Prop(env, o, "schedule");
+  uint32_t len = 0;
+  if (table && napi_get_array_length(env, table, &len) == napi_ok) {
+    for (uint32_t i = 0; i < len; i++) {
+      napi_value v;
+      if (napi_get_element(env, table, i, &v) == napi_ok) schedule.push_back(static_cast<uint32_t>(Number(env, v, 0)));
+    }
+  }
+  DelayInput in;
+  in.schedule = &schedule;
+  in.attempt = static_cast<uint32_t>(Number(env, Prop(env, o, "attempt"), 1));
+  in.jitter = StringProp(env, o, "jitter") == "add" ? Jitter::kAdd : Jitter::kFull;
+  in.jitterPercent = static_cast<uint32_t>(Number(env, Prop(env, o, "jitterPercent"), 30));
+  in.retryAfterMs = static_cast<int64_t>(Number(env, Prop(env, o, "retryAfterMs"), -1));
+  in.maxRetryAfterMs = static_cast<uint32_t>(Number(env, Prop(env, o, "maxRetryAfterMs"), 3600000));
+  in.spread = Bool(env, Prop(env, o, "spread"), false);
+  in.random = Number(env, Prop(env, o, "random"), 0);
+  Delay d = ReconnectDelay(in);
+  napi_value r, v;
+  if (napi_create_object(env, &r) != napi_ok) return nullptr;
+  auto num = [&](const char* name, double x) {
+    if (napi_create_double(env, x, &v) == napi_ok) napi_set_named_property(env, r, name, v);
+  };
+  num("delayMs", d.ms);
+  num("scheduleMs", d.scheduleMs);
+  num("floorMs", d.floorMs);
+  if (napi_get_boolean(env, d.retryAfterWon, &v) == napi_ok) napi_set_named_property(env, r, "retryAfterWon", v);
+  return r;
+}
+
+// orderAddresses(addresses, family): the order the addresses of a name are
+// tried in (native/resolver.h), for its unit tests.
+napi_value Environment::OrderAddressesForTest(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self)) return Undefined(env);
+  std::vector<std::string> in;
+  uint32_t len = 0;
+  if (a.argv[0] && napi_get_array_length(env, a.argv[0], &len) == napi_ok) {
+    for (uint32_t i = 0; i < len; i++) {
+      napi_value v;
+      std::string s;
+      if (napi_get_element(env, a.argv[0], i, &v) == napi_ok && String(env, v, &s)) in.push_back(s);
+    }
+  }
+  std::vector<std::string> out = OrderForRacing(in, static_cast<int>(Number(env, a.argv[1], 0)));
+  napi_value r;
+  if (napi_create_array_with_length(env, out.size(), &r) != napi_ok) return nullptr;
+  for (size_t i = 0; i < out.size(); i++) {
+    napi_value v;
+    if (napi_create_string_utf8(env, out[i].c_str(), out[i].size(), &v) == napi_ok)
+      napi_set_element(env, r, static_cast<uint32_t>(i), v);
+  }
+  return r;
+}
+
+// resolved(id, attempt, addresses[] | null, error): the lookup option's
+// answer for one attempt (numeric addresses, already checked by the façade),
+// or an error code.
+napi_value Environment::Resolved(napi_env env, napi_callback_info info) {
+  Args a;
+  Environment* self;
+  if (!GetArgs(env, info, a, &self) || self->torn_down_) return Undefined(env);
+  Command c;
+  c.type = CommandType::kResolved;
+  c.id = Id(env, a.argv[0]);
+  c.generation = Id(env, a.argv[1]);
+  uint32_t len = 0;
+  if (a.argv[2] && napi_get_array_length(env, a.argv[2], &len) == napi_ok && len > 0) {
+    for (uint32_t i = 0; i < len; i++) {
+      napi_value v;
+      std::string s;
+      if (napi_get_element(env, a.argv[2], i, &v) != napi_ok || !String(env, v, &s)) continue;
+      if (!c.text.empty()) c.text += ',';
+      c.text += s;
+    }
+  } else {
+    c.code = 1;
+    if (!String(env, a.argv[3], &c.text) || c.text.empty()) c.text = "ENOTFOUND";
+  }
+  self->service_.Post(std::move(c));
+  return Undefined(env);
 }
 
 // sendBatch([id, data, binary, id, data, binary, ...]): every send() of one

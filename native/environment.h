@@ -54,6 +54,9 @@ class Environment {
   static napi_value ServiceInfo(napi_env env, napi_callback_info info);
   static napi_value CpuBudgetForTest(napi_env env, napi_callback_info info);
   static napi_value TimerQueueForTest(napi_env env, napi_callback_info info);
+  static napi_value ReconnectDelayForTest(napi_env env, napi_callback_info info);
+  static napi_value Resolved(napi_env env, napi_callback_info info);
+  static napi_value OrderAddressesForTest(napi_env env, napi_callback_info info);
 
   void Deliver(napi_env env, napi_value fn);
   void Teardown();

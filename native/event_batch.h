@@ -25,10 +25,12 @@ enum class EventType : uint8_t {
   kSent = 7,    // value: payload bytes written to the socket
   kLog = 8,     // value: lws log level; payload: the line
   // The persistence engine (session events). JSON payloads carry `at`, the
-  // service thread's wall clock in ms, so timings hold while JS is blocked.
+  // service thread's wall clock in ms, so timings hold while JS is blocked;
+  // open, disconnect and close also carry `mono`, its monotonic clock, for
+  // durations.
   kState = 9,         // value: SessionState
   kDisconnect = 10,   // payload: JSON {cause, code, reason, uptimeMs, at}
-  kReconnecting = 11, // payload: JSON {attempt, delayMs, cause, at}
+  kReconnecting = 11, // payload: JSON {attempt, delayMs, cause, retryAfter?, retryAfterMs?, at}
   kGiveUp = 12,       // payload: JSON {cause, reason, code, at}
   kStall = 13,        // payload: JSON {idleMs, at}
   kRotate = 14,       // payload: JSON {phase: start|switch|failed, at}
@@ -39,6 +41,7 @@ enum class EventType : uint8_t {
   kGap = 19,          // payload: JSON {from, to}
   kCloseReceived = 20,  // value: attempt; the server's Close waits for JS: answer closeEcho()
   kPing = 21,           // payload: the PING's payload
+  kNeedLookup = 22,    // value: attempt; payload: JSON {host, family, all}; JS answers resolved()
 };
 
 // What a received message costs beyond its payload until JS has taken it

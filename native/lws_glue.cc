@@ -5,6 +5,7 @@
 #include <openssl/x509.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -49,6 +50,7 @@ void StopTimers(Connection& c) {
   q.Cancel(c.echoTimer.timer);
   q.Cancel(c.handshakeTimer.timer);
   q.Cancel(c.heartbeatTimer.timer);
+  q.Cancel(c.raceTimer.timer);
 }
 
 // Reports the end of the attempt (once) to its session, which frees it
@@ -57,6 +59,7 @@ void End(Connection& c, Cause cause, int code, const std::string& reason) {
   if (c.phase == Connection::Phase::kDone) return;
   c.phase = Connection::Phase::kDone;
   StopTimers(c);
+  ConnectionDropRacers(c);
   if (c.wsi) lws_set_opaque_user_data(c.wsi, nullptr);
   c.wsi = nullptr;
   AttemptEnd end;
@@ -170,7 +173,7 @@ void OnHeartbeat(Timer* t) {
   Connection* c = reinterpret_cast<ConnectionTimer*>(t)->owner;
   if (c->phase != Connection::Phase::kOpen || c->killed) return;
   const SessionPolicy& p = c->opts->policy;
-  double now = WallMs();
+  double now = MonoMs();
   if (c->pingSentMs > 0) {
     if (now - c->pingSentMs >= p.heartbeatTimeoutMs) {
       Fail(*c, "ERR_HEARTBEAT_TIMEOUT", "nothing received within " + std::to_string(p.heartbeatTimeoutMs) + " ms of a ping");
@@ -206,7 +209,7 @@ void OnHeartbeat(Timer* t) {
 // proof is answered: the timer moves to the next PING. It is moved only
 // then (once per interval), not on every frame.
 void ProvenAlive(Connection& c) {
-  c.lastLifeMs = WallMs();
+  c.lastLifeMs = MonoMs();
   if (c.pingSentMs > 0) {
     c.pingSentMs = 0;
     double next = c.lastPingMs + c.opts->policy.heartbeatIntervalMs - c.lastLifeMs;
@@ -422,33 +425,62 @@ void ClassifyConnectError(Connection& c, const char* in, size_t len, struct lws*
 }
 
 
-void StartLwsConnect(Connection& c) {
+void OnRaceTimer(Timer* t);
+
+// The attempt failed on every address: it reports the first address's
+// error (the preferred one).
+void FailRace(Connection& c) {
+  for (auto& r : c.racers) {
+    if (!r->failed) continue;
+    c.errorJson = r->errorJson;
+    End(c, r->cause, 1006, "");
+    return;
+  }
+  Fail(c, "ECONNREFUSED", "no address to connect to");
+  End(c, Cause::kRefused, 1006, "");
+}
+
+bool RaceOver(const Connection& c) {
+  if (c.nextAddress < c.addresses.size()) return false;
+  for (auto& r : c.racers)
+    if (!r->failed) return false;
+  return true;
+}
+
+// A racer failed (refused, unreachable, lws could not start it): the next
+// address starts at once, without waiting for the attempt delay.
+void RacerFailed(Connection& c, Racer& r, Cause cause, std::string errorJson) {
+  if (r.failed) return;
+  r.failed = true;
+  r.wsi = nullptr;
+  r.cause = cause;
+  r.errorJson = std::move(errorJson);
+  if (c.phase != Connection::Phase::kConnecting || c.wsi || c.launching) return;
+  if (c.nextAddress < c.addresses.size()) {
+    StartTimer(c, c.raceTimer, 0, OnRaceTimer);
+  } else if (RaceOver(c)) {
+    FailRace(c);
+  }
+}
+
+Racer* RacerOf(Connection& c, struct lws* wsi) {
+  for (auto& r : c.racers)
+    if (r->wsi == wsi) return r.get();
+  return nullptr;
+}
+
+// Starts lws on one address. False when it failed at once.
+bool LaunchRacer(Connection& c, const std::string& address) {
   const ConnectOptions& o = *c.opts;
-  // lws copies URI, Host, Origin and the subprotocol offer into the header
-  // table before connecting. When they do not fit, lws 4.3.5 returns NULL
-  // but leaks the new wsi with our opaque pointer in it: its validity timer
-  // later calls back into this freed Connection. The façade bounds each of
-  // them (lib/options.ts); this refuses the rest before lws sees them.
-  size_t head = o.path.size() + c.hostHeader.size() + o.origin.size() + o.protocols.size() + 64;
-  if (head >= kHeaderTableBytes) {
-    Fail(c, "ERR_REQUEST_TOO_LARGE", "the request URI, Host, Origin and subprotocols take " +
-                                         std::to_string(head) + " bytes; lws holds at most " +
-                                         std::to_string(kHeaderTableBytes));
-    End(c, Cause::kConfig, 1006, "");
-    return;
-  }
-  struct lws_vhost* vh = c.service.VhostFor(c);
-  if (!vh) {
-    Fail(c, "ERR_TLS_CONFIG", "could not set up TLS for this connection (bad ca, cert or key?)");
-    End(c, Cause::kTls, 1006, "");
-    return;
-  }
+  c.racers.push_back(std::make_unique<Racer>());
+  Racer& r = *c.racers.back();
+  r.address = address;
   struct lws_client_connect_info i;
   memset(&i, 0, sizeof i);
   i.context = c.service.context();
-  i.vhost = vh;
+  i.vhost = c.vhost;
   // Through a proxy, lws sends CONNECT <address>:<port> to the proxy.
-  i.address = o.proxy.enabled() ? o.host.c_str() : c.address.c_str();
+  i.address = o.proxy.enabled() ? o.host.c_str() : r.address.c_str();
   i.port = o.port;
   i.path = o.path.c_str();
   i.host = c.hostHeader.c_str();
@@ -456,7 +488,7 @@ void StartLwsConnect(Connection& c) {
   i.protocol = o.protocols.empty() ? nullptr : o.protocols.c_str();
   i.local_protocol_name = kProtocolName;
   i.opaque_user_data = &c;
-  i.pwsi = &c.wsi;
+  i.pwsi = &r.wsi;
   i.retry_and_idle_policy = &kNoLwsKeepalive;
   c.session.log->Refresh();
   i.log_cx = &c.session.log->cx;
@@ -483,14 +515,110 @@ void StartLwsConnect(Connection& c) {
   // TLS settings. The session follows redirects as fresh attempts instead.
   flags |= LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
   i.ssl_connection = flags;
-  c.phase = Connection::Phase::kConnecting;
-  if (!lws_client_connect_via_info(&i)) {
+  c.launching = true;
+  struct lws* w = lws_client_connect_via_info(&i);
+  c.launching = false;
+  if (!w) {
     // No CONNECTION_ERROR callback follows a NULL return.
-    if (c.phase == Connection::Phase::kDone) return;
-    c.wsi = nullptr;
-    Fail(c, "ECONNREFUSED", "could not start the connection to " + c.address);
-    End(c, Cause::kRefused, 1006, "");
+    r.wsi = nullptr;
+    RacerFailed(c, r, Cause::kRefused,
+                ErrorJson("ECONNREFUSED", "could not start the connection to " + address));
+    return false;
   }
+  return !r.failed;
+}
+
+// Starts the next address; once all have started, the attempt fails when
+// the last racer does.
+void LaunchNext(Connection& c) {
+  while (c.phase == Connection::Phase::kConnecting && !c.wsi && !c.killed &&
+         c.nextAddress < c.addresses.size()) {
+    const std::string& address = c.addresses[c.nextAddress++];
+    if (LaunchRacer(c, address)) {
+      if (c.phase == Connection::Phase::kConnecting && !c.wsi && c.nextAddress < c.addresses.size())
+        StartTimer(c, c.raceTimer, std::max<uint32_t>(c.opts->attemptTimeoutMs, 10), OnRaceTimer);
+      return;
+    }
+  }
+  if (c.phase == Connection::Phase::kConnecting && !c.wsi && RaceOver(c)) FailRace(c);
+}
+
+void OnRaceTimer(Timer* t) {
+  LaunchNext(*reinterpret_cast<ConnectionTimer*>(t)->owner);
+  FlushEvents();
+}
+
+// A racer connected at TCP level (LWS_CALLBACK_WSI_CREATE, before TLS and
+// before the upgrade request): the first one wins; the rest are closed.
+// Non-zero closes this one before it sends anything.
+int RacerConnected(Connection& c, Racer& r, struct lws* wsi) {
+  if (c.phase != Connection::Phase::kConnecting || c.wsi || c.killed) return -1;
+  c.wsi = wsi;
+  c.address = c.opts->proxy.enabled() ? c.proxyAddress : r.address;
+  c.tcpAtMs = MonoMs();
+  r.wsi = nullptr;  // the attempt's now, not a racer's
+  ConnectionDropRacers(c);
+  return 0;
+}
+
+int RacerCallback(Connection& c, struct lws* wsi, enum lws_callback_reasons reason, void* in) {
+  Racer* r = RacerOf(c, wsi);
+  if (!r) return reason == LWS_CALLBACK_WSI_CREATE ? -1 : 0;
+  switch (reason) {
+    case LWS_CALLBACK_WSI_CREATE:
+      return RacerConnected(c, *r, wsi);
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+      // Classified as the attempt's own error would be, then kept aside:
+      // the attempt reports it only if every address fails.
+      // (It names the address connected to: this racer's.)
+      std::string kept = std::move(c.errorJson);
+      Cause keptCause = c.cause;
+      std::string keptAddress = std::move(c.address);
+      c.errorJson.clear();
+      c.address = r->address;
+      const char* text = static_cast<const char*>(in);
+      ClassifyConnectError(c, text, text ? strlen(text) : 0, wsi);
+      std::string err = std::move(c.errorJson);
+      Cause cause = c.cause;
+      c.errorJson = std::move(kept);
+      c.cause = keptCause;
+      c.address = std::move(keptAddress);
+      lws_set_opaque_user_data(wsi, nullptr);
+      RacerFailed(c, *r, cause, std::move(err));
+      return 0;
+    }
+    case LWS_CALLBACK_WSI_DESTROY:
+      lws_set_opaque_user_data(wsi, nullptr);
+      RacerFailed(c, *r, Cause::kNetwork, ErrorJson("ECONNRESET", "connection to " + r->address + " failed"));
+      return 0;
+    default:
+      return 0;
+  }
+}
+
+void StartLwsConnect(Connection& c) {
+  const ConnectOptions& o = *c.opts;
+  // lws copies URI, Host, Origin and the subprotocol offer into the header
+  // table before connecting. When they do not fit, lws 4.3.5 returns NULL
+  // but leaks the new wsi with our opaque pointer in it: its validity timer
+  // later calls back into this freed Connection. The façade bounds each of
+  // them (lib/options.ts); this refuses the rest before lws sees them.
+  size_t head = o.path.size() + c.hostHeader.size() + o.origin.size() + o.protocols.size() + 64;
+  if (head >= kHeaderTableBytes) {
+    Fail(c, "ERR_REQUEST_TOO_LARGE", "the request URI, Host, Origin and subprotocols take " +
+                                         std::to_string(head) + " bytes; lws holds at most " +
+                                         std::to_string(kHeaderTableBytes));
+    End(c, Cause::kConfig, 1006, "");
+    return;
+  }
+  c.vhost = c.service.VhostFor(c);
+  if (!c.vhost) {
+    Fail(c, "ERR_TLS_CONFIG", "could not set up TLS for this connection (bad ca, cert or key?)");
+    End(c, Cause::kTls, 1006, "");
+    return;
+  }
+  c.phase = Connection::Phase::kConnecting;
+  LaunchNext(c);
 }
 
 // Codes a Close frame may carry (RFC 6455 7.4.1, 7.4.2).
@@ -748,6 +876,7 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
     // properties: close() while rotating left the server a live socket).
     // A killed attempt likewise takes no further step.
     switch (reason) {
+      case LWS_CALLBACK_WSI_CREATE:  // connected at TCP level: close before sending anything
       case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
       case LWS_CALLBACK_CLIENT_FILTER_PRE_ESTABLISH:
       case LWS_CALLBACK_CLIENT_ESTABLISHED:
@@ -761,8 +890,15 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
         break;
     }
   }
+  if (c->wsi != wsi) return RacerCallback(*c, wsi, reason, in);
   switch (reason) {
     case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+      // TLS (if any) is done: the request is being written.
+      if (c->opts->secure && c->tlsAtMs == 0) {
+        c->tlsAtMs = MonoMs();
+        SSL* ssl = lws_get_ssl(wsi);
+        c->tlsResumed = ssl && SSL_session_reused(ssl);
+      }
       auto** p = static_cast<unsigned char**>(in);
       unsigned char* end = *p + len;
       for (auto& h : c->opts->headers) {
@@ -791,7 +927,7 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
     case LWS_CALLBACK_CLIENT_ESTABLISHED: {
       StopTimer(*c, c->handshakeTimer);
       c->phase = Connection::Phase::kOpen;
-      c->lastLifeMs = WallMs();
+      c->lastLifeMs = MonoMs();
       c->lastPingMs = c->lastLifeMs;  // the first PING is due intervalMs after the open
       const SessionPolicy& p = c->opts->policy;
       if (p.heartbeatIntervalMs) StartTimer(*c, c->heartbeatTimer, p.heartbeatIntervalMs, OnHeartbeat);
@@ -974,7 +1110,10 @@ bool IsHeartbeatPong(const uint8_t* data, size_t len, double* sentMs) {
 Connection::Connection(Session& s, uint32_t g, std::shared_ptr<const ConnectOptions> o)
     : session(s), service(s.service), generation(g), opts(std::move(o)) {}
 
-Connection::~Connection() { StopTimers(*this); }
+Connection::~Connection() {
+  StopTimers(*this);
+  ConnectionDropRacers(*this);
+}
 
 void ConnectionStart(Connection& c) {
   const ConnectOptions& o = *c.opts;
@@ -987,6 +1126,7 @@ void ConnectionStart(Connection& c) {
   } else {
     c.hostHeader = defaultPort ? name : name + ":" + std::to_string(o.port);
   }
+  c.startedAtMs = MonoMs();
   StartTimer(c, c.handshakeTimer, o.handshakeTimeoutMs, OnHandshakeTimeout);
   // The address to resolve: the proxy's when proxied (it resolves the target).
   const std::string& target = o.proxy.enabled() ? o.proxy.host : o.host;
@@ -995,16 +1135,28 @@ void ConnectionStart(Connection& c) {
     ConnectionResolved(c, target, "");
     return;
   }
+  if (o.policy.hookLookup) {
+    // The lookup option: JS resolves, and answers with resolved().
+    std::string j = "{\"host\":";
+    AppendJsonString(j, target);
+    j += ",\"family\":" + std::to_string(o.family) + ",\"all\":" + (o.autoSelectFamily ? "true" : "false") + "}";
+    c.service.events().Add(EventType::kNeedLookup, c.session.id, c.generation, j);
+    return;
+  }
   std::shared_ptr<Mailbox> mailbox = c.service.mailbox();
   uint32_t id = c.session.id;
   uint32_t generation = c.generation;
-  ResolveAsync(target, false, [mailbox, id, generation](std::string address, std::string error) {
+  ResolveAsync(target, o.proxy.enabled() ? 0 : o.family,
+               [mailbox, id, generation](std::vector<std::string> addresses, std::string error) {
     Command cmd;
     cmd.type = CommandType::kResolved;
     cmd.id = id;
     cmd.generation = generation;
     if (error.empty()) {
-      cmd.text = std::move(address);
+      for (auto& a : addresses) {
+        if (!cmd.text.empty()) cmd.text += ',';
+        cmd.text += a;
+      }
     } else {
       cmd.code = 1;
       cmd.text = std::move(error);
@@ -1013,19 +1165,47 @@ void ConnectionStart(Connection& c) {
   });
 }
 
-void ConnectionResolved(Connection& c, const std::string& address, const std::string& error) {
+// At most this many addresses of one name are tried per attempt.
+constexpr size_t kMaxAddresses = 32;
+
+void ConnectionResolved(Connection& c, const std::string& addresses, const std::string& error) {
   if (c.phase != Connection::Phase::kResolving) return;
+  const ConnectOptions& o = *c.opts;
+  const std::string& target = o.proxy.enabled() ? o.proxy.host : o.host;
+  c.resolvedAtMs = MonoMs();
   if (!error.empty()) {
-    const std::string& target = c.opts->proxy.enabled() ? c.opts->proxy.host : c.opts->host;
-    FailSystem(c, error.c_str(), "getaddrinfo", target, 0, "");
+    size_t nl = error.find('\n');
+    if (nl == std::string::npos) {
+      FailSystem(c, error.c_str(), "getaddrinfo", target, 0, "");
+    } else {
+      // The lookup option's error: "code\nmessage".
+      Fail(c, error.substr(0, nl).c_str(), error.substr(nl + 1));
+    }
     End(c, Cause::kDns, 1006, "");
     return;
   }
-  if (c.opts->proxy.enabled()) {
-    c.proxyAddress = address;
-  } else {
-    c.address = address;
+  std::vector<std::string> list;
+  for (size_t b = 0; b <= addresses.size();) {
+    size_t e = addresses.find(',', b);
+    if (e == std::string::npos) e = addresses.size();
+    if (e > b) list.push_back(addresses.substr(b, e - b));
+    b = e + 1;
   }
+  // An IP literal in the URL is used whatever `family` says, as net.connect does.
+  int family = o.proxy.enabled() || IsNumericHost(target) ? 0 : o.family;
+  list = OrderForRacing(list, family);
+  if (list.empty()) {
+    Fail(c, "ENOTFOUND", "no IPv" + std::to_string(o.family) + " address for " + target);
+    End(c, Cause::kDns, 1006, "");
+    return;
+  }
+  // Through a proxy, or with autoSelectFamily off: the first address only.
+  if (o.proxy.enabled() || !o.autoSelectFamily) list.resize(1);
+  if (list.size() > kMaxAddresses) list.resize(kMaxAddresses);
+  if (o.proxy.enabled()) {
+    c.proxyAddress = list[0];
+  }
+  c.addresses = std::move(list);
   StartLwsConnect(c);
 }
 
@@ -1102,8 +1282,47 @@ void ConnectionResumeRx(Connection& c) {
 
 void ConnectionDetach(Connection& c) {
   StopTimers(c);
+  for (auto& r : c.racers) {
+    if (r->wsi) lws_set_opaque_user_data(r->wsi, nullptr);
+    r->wsi = nullptr;
+  }
   if (c.wsi) lws_set_opaque_user_data(c.wsi, nullptr);
   c.wsi = nullptr;
+}
+
+void ConnectionDropRacers(Connection& c) {
+  StopTimer(c, c.raceTimer);
+  for (auto& r : c.racers) {
+    if (!r->wsi) continue;
+    // Detached first: the callbacks of its closing reach nobody, and one
+    // that connects meanwhile is closed before it sends anything.
+    lws_set_opaque_user_data(r->wsi, nullptr);
+    lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    r->wsi = nullptr;
+  }
+}
+
+std::string ConnectionOpenDetails(const Connection& c) {
+  const ConnectOptions& o = *c.opts;
+  std::string j = ",\"remote\":{\"address\":";
+  AppendJsonString(j, c.address);
+  j += ",\"family\":";
+  j += AddressFamily(c.address) == 6 ? "\"IPv6\"" : "\"IPv4\"";
+  j += ",\"port\":" + std::to_string(o.proxy.enabled() ? o.proxy.port : o.port) + "}";
+  auto ms = [](double from, double to) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.3f", from > 0 && to >= from ? to - from : 0.0);
+    return std::string(buf);
+  };
+  double now = MonoMs();
+  j += ",\"handshake\":{\"totalMs\":" + ms(c.startedAtMs, now) + ",\"dnsMs\":" + ms(c.startedAtMs, c.resolvedAtMs) +
+       ",\"tcpMs\":" + ms(c.resolvedAtMs, c.tcpAtMs);
+  if (o.secure) {
+    j += ",\"tlsMs\":" + ms(c.tcpAtMs, c.tlsAtMs);
+    j += std::string(",\"tlsResumed\":") + (c.tlsResumed ? "true" : "false");
+  }
+  j += "}";
+  return j;
 }
 
 }  // namespace nlws

@@ -30,6 +30,19 @@ struct ConnectionTimer {
   Connection* owner;
 };
 
+// One TCP connection of an attempt's race over the addresses of a name
+// (happy eyeballs, RFC 8305): lws connects to `address`; the first racer
+// that connects at TCP level becomes the attempt's wsi, and the others are
+// closed before they send anything (lws patch: a non-zero return from
+// LWS_CALLBACK_WSI_CREATE closes the socket).
+struct Racer {
+  std::string address;
+  struct lws* wsi = nullptr;  // lws writes it (pwsi); cleared when it ends or is dropped
+  bool failed = false;
+  Cause cause = Cause::kNetwork;
+  std::string errorJson;
+};
+
 struct Connection {
   Connection(Session& s, uint32_t generation, std::shared_ptr<const ConnectOptions> o);
   ~Connection();
@@ -41,9 +54,24 @@ struct Connection {
   const uint32_t generation;  // attempt number within the session
   std::shared_ptr<const ConnectOptions> opts;
   Phase phase = Phase::kConfiguring;
-  struct lws* wsi = nullptr;
-  std::string address;       // numeric address lws connects to
+  struct lws* wsi = nullptr;  // the racer that connected, once one has
+  std::string address;       // numeric address connected to (the proxy's when proxied)
   std::string proxyAddress;  // numeric proxy address, when proxied
+
+  // The race over the addresses (see Racer). Racers live as long as the
+  // attempt: lws keeps a pointer to their `wsi` slot while it creates one.
+  std::vector<std::string> addresses;  // in the order to try
+  size_t nextAddress = 0;
+  std::vector<std::unique_ptr<Racer>> racers;
+  bool launching = false;     // inside lws_client_connect_via_info
+  struct lws_vhost* vhost = nullptr;
+
+  // Opening handshake timings (monotonic clock) for open and stats().
+  double startedAtMs = 0;
+  double resolvedAtMs = 0;
+  double tcpAtMs = 0;
+  double tlsAtMs = 0;
+  bool tlsResumed = false;
   std::string hostHeader;
   std::string openInfo;      // JSON captured before establishment
 
@@ -68,7 +96,7 @@ struct Connection {
   std::deque<std::string> pongs;
 
   // Heartbeat.
-  double lastLifeMs = 0;      // last proof of life (wall clock)
+  double lastLifeMs = 0;      // last proof of life (monotonic clock)
   double pingSentMs = 0;      // our heartbeat PING awaiting proof of life, 0 if none
   double lastPingMs = 0;      // when the last heartbeat PING went out
   bool heartbeatPing = false; // send a heartbeat PING at the next WRITEABLE
@@ -106,13 +134,16 @@ struct Connection {
   ConnectionTimer echoTimer{};
   ConnectionTimer handshakeTimer{};
   ConnectionTimer heartbeatTimer{};
+  ConnectionTimer raceTimer{};  // starts the next address (autoSelectFamilyAttemptTimeout)
 };
 
 const struct lws_protocols* ClientProtocols();
 const struct lws_extension* ClientExtensions();
 
 void ConnectionStart(Connection& c);
-void ConnectionResolved(Connection& c, const std::string& address, const std::string& error);
+// addresses: numeric, comma-separated; or error: a code, optionally
+// followed by a newline and a message.
+void ConnectionResolved(Connection& c, const std::string& addresses, const std::string& error);
 // Fails an attempt that has not reached lws yet (configuration failed).
 void ConnectionFailEarly(Connection& c, Cause cause, const char* code, const std::string& message);
 void ConnectionWantWrite(Connection& c);
@@ -128,6 +159,11 @@ void ConnectionResumeRx(Connection& c);
 void ConnectionPauseRx(Connection& c);
 // The context is about to be destroyed: detach from lws without callbacks.
 void ConnectionDetach(Connection& c);
+// Closes the racers still connecting (without callbacks to this attempt).
+void ConnectionDropRacers(Connection& c);
+// ,"remote":{...},"handshake":{...}: the address used and the opening
+// handshake's timings, for the open event.
+std::string ConnectionOpenDetails(const Connection& c);
 
 // A PONG answering one of our heartbeat PINGs: gives the time it was sent.
 bool IsHeartbeatPong(const uint8_t* data, size_t len, double* sentMs);

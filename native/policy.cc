@@ -41,16 +41,26 @@ int64_t ParseRetryAfter(const std::string& value, int64_t nowMs) {
   if (b == std::string::npos) return -1;
   size_t e = value.find_last_not_of(" \t");
   std::string v = value.substr(b, e - b + 1);
-  bool digits = !v.empty() && v.size() <= 9;
+  bool digits = !v.empty();
   for (char ch : v) digits = digits && isdigit(static_cast<unsigned char>(ch));
-  if (digits) return static_cast<int64_t>(strtoll(v.c_str(), nullptr, 10)) * 1000;
+  if (digits) {
+    // Any number of digits: a huge value is a long wait (capped later by
+    // maxRetryAfterMs), not a malformed one.
+    int64_t ms = 0;
+    for (char ch : v) {
+      ms = ms * 10 + (ch - '0') * 1000;
+      if (ms >= kRetryAfterMaxMs) return kRetryAfterMaxMs;
+    }
+    return ms;
+  }
   struct tm tm = {};
   // IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 5.6.7).
   const char* end = strptime(v.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
   if (end == nullptr || *end != '\0') return -1;
   int64_t at = static_cast<int64_t>(timegm(&tm)) * 1000;
   int64_t delta = at - nowMs;
-  return delta < 0 ? 0 : delta;
+  if (delta < 0) return 0;
+  return delta > kRetryAfterMaxMs ? kRetryAfterMaxMs : delta;
 }
 
 Decision Classify(const Failure& f) {
@@ -130,6 +140,14 @@ Decision Classify(const Failure& f) {
             return d;
           }
           break;
+        case 1012:
+          d.spread = true;
+          d.reason = "close code 1012 (service restart): reconnect spread over the backoff window";
+          return d;
+        case 1013:
+          d.keepClimbing = true;
+          d.reason = "close code 1013 (try again later): back off further, as for a 503";
+          return d;
         default:
           break;
       }

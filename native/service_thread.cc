@@ -169,6 +169,14 @@ struct lws_vhost* ServiceThread::VhostFor(const Connection& conn) {
   // TLS alerts reach the connection (LWS_CALLBACK_SSL_INFO): a server that
   // refuses us names why (certificate required, unknown CA, ...) only there.
   info.ssl_info_event_mask = SSL_CB_ALERT;
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+  // A server that drops TCP without a TLS close_notify (most, when they
+  // restart) would otherwise be a fatal TLS error, and OpenSSL discards the
+  // session of a connection that ended in one: the reconnect could not
+  // resume it. WebSocket frames its messages itself (a cut-off one is
+  // never delivered), so TLS-level truncation detection adds nothing here.
+  info.ssl_client_options_set = SSL_OP_IGNORE_UNEXPECTED_EOF;
+#endif
   // lws reads $http_proxy when no proxy is given; Node does not, and neither
   // do we: "<none>:0" parses as "no proxy" (port 0) and stops that lookup.
   info.http_proxy_address = proxy.empty() ? "none:0" : proxy.c_str();

@@ -3,7 +3,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <random>
 
+#include "backoff.h"
 #include "json.h"
 #include "lws_glue.h"
 #include "service_thread.h"
@@ -15,6 +17,11 @@ double WallMs() {
   return static_cast<double>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()) / 1000.0;
 }
 
+double MonoMs() {
+  using namespace std::chrono;
+  return static_cast<double>(duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count()) / 1000.0;
+}
+
 namespace {
 
 // Times and durations reach JS as whole milliseconds (finer is noise).
@@ -24,17 +31,24 @@ std::string Num(double v) {
   return buf;
 }
 
+// A uniform draw in [0, 1) for the reconnect jitter. One generator per
+// service thread; seeded from the OS so clients started together differ.
+double Random01() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+// The wall-clock time at which something happened `ago` ms before now
+// (measured on the monotonic clock): a step of the wall clock in between
+// does not make a reported interval negative.
+double WallAt(double monoThen, double monoNow, double wallNow) { return wallNow - (monoNow - monoThen); }
+
 }  // namespace
 
 Session::Session(ServiceThread& s, uint32_t i, std::shared_ptr<ConnectOptions> o)
     : service(s), id(i), opts(std::move(o)), log(SessionLogCreate(i)) {
   const SessionPolicy& p = policy();
   table_ = p.backoffMs.empty() ? std::vector<uint32_t>{1000} : p.backoffMs;
-  retry_.retry_ms_table = table_.data();
-  retry_.retry_ms_table_count = static_cast<uint16_t>(table_.size());
-  retry_.conceal_count = p.maxAttempts ? p.maxAttempts : LWS_RETRY_CONCEAL_ALWAYS;
-  // lws reads 0 as "its default, 30 %": the smallest jitter it can do is 1 %.
-  retry_.jitter_percent = p.jitterPercent ? p.jitterPercent : 1;
 }
 
 Session::~Session() {
@@ -85,6 +99,7 @@ void Session::Bury(std::unique_ptr<Connection> c) {
 
 void Session::Abandon(std::unique_ptr<Connection> c) {
   if (!c) return;
+  ConnectionDropRacers(*c);
   if (c->wsi) {
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
     lws_set_opaque_user_data(c->wsi, nullptr);
@@ -173,6 +188,7 @@ void Session::Resolved(uint32_t generation, const std::string& address, const st
 
 void Session::AttemptOpened(Connection& c) {
   double now = WallMs();
+  double mono = MonoMs();
   std::string info = c.openInfo.empty() ? "{\"protocol\":\"\",\"extensions\":\"\",\"headers\":{}" : c.openInfo;
   c.openInfo.clear();
   if (&c == replacement_.get()) {
@@ -186,20 +202,22 @@ void Session::AttemptOpened(Connection& c) {
   }
   if (&c != current_.get()) return;
   bool reconnected = everOpened_;
-  double downtime = reconnected && downSinceMs_ > 0 ? now - downSinceMs_ : 0;
+  double downtime = reconnected && downSinceMs_ > 0 ? mono - downSinceMs_ : 0;
   if (reconnected && downSinceMs_ > 0) {
     // Inbound data sent by the server in this window may never arrive.
     double from = lastMessageMs_ > 0 && lastMessageMs_ < downSinceMs_ ? lastMessageMs_ : downSinceMs_;
-    Emit(EventType::kGap, 0, "{\"from\":" + Num(from) + ",\"to\":" + Num(now) + "}");
+    Emit(EventType::kGap, 0, "{\"from\":" + Num(WallAt(from, mono, now)) + ",\"to\":" + Num(now) + "}");
   }
   everOpened_ = true;
-  openedAtMs_ = now;
+  openedAtMs_ = mono;
   openGeneration_ = c.generation;
-  lastMessageMs_ = now;
+  lastMessageMs_ = mono;
+  triesAtOpen_ = tries_;
   SetState(SessionState::kOpen);
   Emit(EventType::kOpen, c.generation,
        info + ",\"reconnected\":" + (reconnected ? "true" : "false") + ",\"downtimeMs\":" + Num(downtime) +
-           ",\"attempt\":" + std::to_string(tries_) + ",\"at\":" + Num(now) + "}");
+           ",\"attempt\":" + std::to_string(tries_) + ConnectionOpenDetails(c) + ",\"at\":" + Num(now) +
+           ",\"mono\":" + Num(mono) + "}");
   // The try counter resets once a connection has stayed up for a while.
   if (policy().resetAfterMs) Schedule(service, resetTimer_, this, policy().resetAfterMs, OnResetTimer);
   ArmStall();
@@ -231,6 +249,7 @@ void Session::OnOpenDone(uint32_t generation, const std::string& error) {
 
 void Session::SwitchToReplacement() {
   double now = WallMs();
+  double mono = MonoMs();
   std::unique_ptr<Connection> old = std::move(current_);
   current_ = std::move(replacement_);
   // A message the old connection was sending in fragments starts over on the
@@ -239,7 +258,7 @@ void Session::SwitchToReplacement() {
     queue_.front()->sent = 0;
   Emit(EventType::kRotate, current_->generation, "{\"phase\":\"switch\",\"at\":" + Num(now) + "}");
   openGeneration_ = current_->generation;
-  lastMessageMs_ = now;
+  lastMessageMs_ = mono;
   backlogOpen_ = true;
   if (old) {
     // Outbound moves now; inbound after the overlap, so what the old one
@@ -285,7 +304,7 @@ bool Session::Holds(const Connection& c) const {
 void Session::AttemptMessage(Connection& c, EventType type, const uint8_t* data, size_t len) {
   if (Delivers(c)) {
     service.events().Add(type, id, 0, data, len);
-    lastMessageMs_ = WallMs();
+    lastMessageMs_ = MonoMs();
   } else if (Holds(c)) {
     held_.push_back({type, std::vector<uint8_t>(data, data + len)});
   }
@@ -298,7 +317,7 @@ void Session::AttemptMessageOwned(Connection& c, EventType type, std::vector<uin
     } else {
       service.events().Add(type, id, 0, data.data(), data.size());
     }
-    lastMessageMs_ = WallMs();
+    lastMessageMs_ = MonoMs();
   } else if (Holds(c)) {
     held_.push_back({type, std::move(data)});
   }
@@ -309,7 +328,7 @@ void Session::AttemptPong(Connection& c, const uint8_t* data, size_t len) {
   double sent = 0;
   double rtt = -1;
   if (IsHeartbeatPong(data, len, &sent)) {
-    rtt = WallMs() - sent;
+    rtt = MonoMs() - sent;
     if (rtt < 0) rtt = 0;
   }
   service.events().Add(EventType::kPong, id, rtt, data, len);
@@ -388,7 +407,7 @@ void Session::Written(Connection& c, OutMessage* m, size_t bytes, bool complete)
 
 void Session::Send(std::unique_ptr<OutMessage> m) {
   if (state_ == SessionState::kClosed) return;
-  m->enqueuedAtMs = WallMs();
+  m->enqueuedAtMs = MonoMs();
   queueBytes_ += m->size();
   queue_.push_back(std::move(m));
   if (state_ != SessionState::kOpen) EnforceQueueBounds();
@@ -442,7 +461,7 @@ void Session::EnforceQueueBounds() {
 void Session::ExpireQueue() {
   uint32_t ttl = policy().queueTtlMs;
   if (!ttl) return;
-  double now = WallMs();
+  double now = MonoMs();
   while (!queue_.empty() && queue_.front()->sent == 0 && now - queue_.front()->enqueuedAtMs > ttl) {
     std::unique_ptr<OutMessage> m = std::move(queue_.front());
     queue_.pop_front();
@@ -487,6 +506,7 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
   Bury(std::move(ended));
   if (state_ == SessionState::kClosed) return;
   double now = WallMs();
+  double mono = MonoMs();
   if (wasReplacement) {
     held_.clear();
     if (!userClosing_) {
@@ -510,14 +530,14 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
     queue_.front()->sent = 0;
   if (!end.errorJson.empty()) Emit(EventType::kError, gen, end.errorJson);
   if (openGeneration_ == gen && !userClosing_ && end.cause != Cause::kUser) {
-    double uptime = now - openedAtMs_;
+    double uptime = mono - openedAtMs_;
     Emit(EventType::kDisconnect, end.code,
-         AttemptJson(end) + ",\"uptimeMs\":" + Num(uptime) + ",\"at\":" + Num(now) + "}");
-    downSinceMs_ = now;
+         AttemptJson(end) + ",\"uptimeMs\":" + Num(uptime) + ",\"at\":" + Num(now) + ",\"mono\":" + Num(mono) + "}");
+    downSinceMs_ = mono;
     openGeneration_ = 0;
     openedAtMs_ = 0;
   } else if (downSinceMs_ == 0) {
-    downSinceMs_ = now;
+    downSinceMs_ = mono;
   }
   if (replacement_) Abandon(std::move(replacement_));
   if (draining_) {
@@ -563,20 +583,18 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
   AfterFailure(end, d);
 }
 
-void Session::AfterFailure(const AttemptEnd& end, nlws::Decision d) {
+void Session::AfterFailure(const AttemptEnd& end, const nlws::Decision& d) {
   switch (d.action) {
     case Action::kGiveUp:
       GiveUp(end, d.reason);
       return;
     case Action::kRefreshRetry:
       refreshedOnce_ = true;
-      ScheduleRetry(end, 0);
+      ScheduleRetry(end, d, 0);
       return;
     case Action::kRetryAfter:
-      ScheduleRetry(end, d.delayMs);
-      return;
     case Action::kRetry:
-      ScheduleRetry(end, -1);
+      ScheduleRetry(end, d, -1);
       return;
   }
 }
@@ -589,26 +607,45 @@ void Session::Decide(bool retry, int64_t delayMs) {
     return;
   }
   if (delayMs >= 0) {
-    ScheduleRetry(pendingEnd_, delayMs);
+    ScheduleRetry(pendingEnd_, pendingDecision_, delayMs);
   } else {
     AfterFailure(pendingEnd_, pendingDecision_.action == Action::kGiveUp ? nlws::Decision{} : pendingDecision_);
   }
 }
 
-void Session::ScheduleRetry(const AttemptEnd& end, int64_t delayMs) {
-  char conceal = 0;
-  unsigned int ms = lws_retry_get_delay_ms(service.context(), &retry_, &tries_, &conceal);
-  if (!conceal) {
+void Session::ScheduleRetry(const AttemptEnd& end, const nlws::Decision& d, int64_t overrideMs) {
+  const SessionPolicy& p = policy();
+  // 1013: the counter goes on from where this connection found it, even if
+  // the connection stayed up long enough to reset it.
+  if (d.keepClimbing && tries_ < triesAtOpen_) tries_ = triesAtOpen_;
+  if (tries_ < 0xffff) tries_++;
+  if (p.maxAttempts && tries_ > p.maxAttempts) {
     GiveUp(end, "no connection after " + std::to_string(tries_ - 1) + " attempts (maxAttempts)");
     return;
   }
-  double delay = delayMs >= 0 ? static_cast<double>(delayMs) : static_cast<double>(ms);
+  DelayInput in;
+  in.schedule = &table_;
+  in.attempt = tries_;
+  in.jitter = p.jitter == 1 ? Jitter::kAdd : Jitter::kFull;
+  in.jitterPercent = p.jitterPercent;
+  in.retryAfterMs = d.action == Action::kRetryAfter ? d.delayMs : -1;
+  in.maxRetryAfterMs = p.maxRetryAfterMs;
+  in.spread = d.spread;
+  in.random = Random01();
+  Delay delay = ReconnectDelay(in);
+  double ms = overrideMs >= 0 ? static_cast<double>(overrideMs) : delay.ms;
   SetState(SessionState::kReconnecting);
-  std::string j = "{\"attempt\":" + std::to_string(tries_) + ",\"delayMs\":" + Num(delay) + ",\"cause\":";
+  std::string j = "{\"attempt\":" + std::to_string(tries_) + ",\"delayMs\":" + Num(ms) + ",\"cause\":";
   AppendJsonString(j, CauseName(end.cause));
+  if (!end.retryAfter.empty()) {
+    // The server's value as sent (bounded), and what it meant.
+    j += ",\"retryAfter\":";
+    AppendJsonString(j, end.retryAfter.substr(0, 64));
+    if (in.retryAfterMs >= 0) j += ",\"retryAfterMs\":" + std::to_string(in.retryAfterMs);
+  }
   j += ",\"at\":" + Num(WallMs()) + "}";
-  Emit(EventType::kReconnecting, delay, j);
-  Schedule(service, retryTimer_, this, delay, OnRetryTimer);
+  Emit(EventType::kReconnecting, ms, j);
+  Schedule(service, retryTimer_, this, ms, OnRetryTimer);
 }
 
 void Session::GiveUp(const AttemptEnd& end, const std::string& why) {
@@ -647,7 +684,7 @@ void Session::Finish(int code, const std::string& reason) {
   SetState(SessionState::kClosed);
   std::string j = "{\"code\":" + std::to_string(code) + ",\"reason\":";
   AppendJsonString(j, reason);
-  j += ",\"at\":" + Num(WallMs()) + "}";
+  j += ",\"at\":" + Num(WallMs()) + ",\"mono\":" + Num(MonoMs()) + "}";
   Emit(EventType::kClose, code, j);
   service.ForgetSession(id);
 }
@@ -719,14 +756,13 @@ void Session::OnRetryTimer(Timer* t) {
 void Session::OnStallTimer(Timer* t) {
   Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
   if (s->state_ != SessionState::kOpen || !s->current_) return;
-  double now = WallMs();
-  double idle = now - s->lastMessageMs_;
+  double idle = MonoMs() - s->lastMessageMs_;
   uint32_t limit = s->policy().stallTimeoutMs;
   if (idle < limit) {
     Schedule(s->service, s->stallTimer_, s, limit - idle, OnStallTimer);
     return;
   }
-  s->Emit(EventType::kStall, idle, "{\"idleMs\":" + Num(idle) + ",\"at\":" + Num(now) + "}");
+  s->Emit(EventType::kStall, idle, "{\"idleMs\":" + Num(idle) + ",\"at\":" + Num(WallMs()) + "}");
   s->current_->errorJson = ErrorJson("ERR_STALL", "no message for " + std::to_string(limit) + " ms");
   EventBatch& events = s->service.events();
   ConnectionKill(*s->current_, Cause::kStall, false);

@@ -1,8 +1,14 @@
 // A session: what connect() returns to JS, kept up across connections.
 // It owns the attempts (Connection), the outgoing queue that survives them,
-// and the timers of the persistence engine: reconnect backoff (lws retry
-// helpers), stall watchdog, maximum connection age (make-before-break
-// rotation) and the try-counter reset. Service thread only.
+// and the timers of the persistence engine: reconnect backoff (native/
+// backoff.h computes each delay), stall watchdog, maximum connection age
+// (make-before-break rotation) and the try-counter reset. Service thread
+// only.
+//
+// Clocks: every duration (uptime, downtime, idle time, queue age, RTT) is
+// measured on the monotonic clock (MonoMs), which a stepped wall clock does
+// not move; the wall clock (WallMs) only stamps the times reported to JS
+// (`at`, a gap's `from`/`to`).
 #pragma once
 #include <libwebsockets.h>
 
@@ -113,8 +119,10 @@ class Session {
   void EnforceQueueBounds();
   void ExpireQueue();
   void Flush();  // ask the active connection to write
-  void AfterFailure(const AttemptEnd& end, nlws::Decision d);
-  void ScheduleRetry(const AttemptEnd& end, int64_t delayMs);
+  void AfterFailure(const AttemptEnd& end, const nlws::Decision& d);
+  // overrideMs >= 0: wait exactly that (shouldReconnect's delay, or 0 for
+  // a credentials refresh); else the backoff's delay (native/backoff.h).
+  void ScheduleRetry(const AttemptEnd& end, const nlws::Decision& d, int64_t overrideMs);
   void GiveUp(const AttemptEnd& end, const std::string& why);
   void Finish(int code, const std::string& reason);
   void SwitchToReplacement();
@@ -148,7 +156,8 @@ class Session {
   SessionTimer drainTimer_{};
   std::vector<Held> held_;                   // replacement's messages before the switch
   uint32_t generation_ = 0;
-  uint16_t tries_ = 0;                       // lws retry counter
+  uint16_t tries_ = 0;                       // consecutive failed attempts
+  uint16_t triesAtOpen_ = 0;                 // tries_ when the current connection opened
   bool everOpened_ = false;
   bool refreshedOnce_ = false;
   bool userClosing_ = false;
@@ -158,12 +167,11 @@ class Session {
   bool backlogOpen_ = false;                 // onOpen done: the queue may flush
   int closeCode_ = 1000;
   std::string closeReason_;
-  double openedAtMs_ = 0;                    // wall clock of the current open
+  double openedAtMs_ = 0;                    // monotonic clock of the current open
   uint32_t openGeneration_ = 0;              // attempt that is open, 0 if none
-  double lastMessageMs_ = 0;                 // last application message (wall clock)
-  double downSinceMs_ = 0;                   // wall clock of the last loss
+  double lastMessageMs_ = 0;                 // last application message (monotonic clock)
+  double downSinceMs_ = 0;                   // monotonic clock of the last loss
   std::vector<uint32_t> table_;
-  lws_retry_bo_t retry_{};
 
   Fifo<std::unique_ptr<OutMessage>> queue_;
   uint64_t queueBytes_ = 0;
@@ -178,6 +186,10 @@ class Session {
   SessionTimer resetTimer_{};
 };
 
+// The wall clock (ms since the epoch): for timestamps reported to JS only.
 double WallMs();
+// The monotonic clock (ms, CLOCK_MONOTONIC, the clock process.hrtime()
+// reads): for every duration.
+double MonoMs();
 
 }  // namespace nlws

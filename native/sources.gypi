@@ -16,6 +16,7 @@
       'native/policy.cc',
       'native/cpu_budget.cc',
       'native/timer_queue.cc',
+      'native/backoff.cc',
     ],
   },
 }
