@@ -139,8 +139,10 @@ describe('resolvePolicy: defaults', () => {
     const r = resolve();
     expect(r.native).toMatchObject({
       reconnect: true,
-      backoffMs: [500, 1000, 2000, 5000, 10000, 30000],
+      backoffMs: [1800, 3600, 7200, 15000, 30000, 60000],
+      jitter: 0,
       jitterPercent: 30,
+      maxRetryAfterMs: 3_600_000,
       maxAttempts: 0,
       resetAfterMs: 30000,
       reconnectOnNormalClose: true,
@@ -157,7 +159,7 @@ describe('resolvePolicy: defaults', () => {
     expect(r.overflow).toBe('reject');
     expect(r.queueMaxMessages).toBe(1000);
     expect(r.queueMaxBytes).toBe(16 * 1024 * 1024);
-    expect([...DEFAULT_BACKOFF_MS]).toEqual([500, 1000, 2000, 5000, 10000, 30000]);
+    expect([...DEFAULT_BACKOFF_MS]).toEqual([1800, 3600, 7200, 15000, 30000, 60000]);
   });
 
   it('passes the hook flags through', () => {
@@ -214,7 +216,7 @@ describe('resolvePolicy: switches and overrides', () => {
     });
     expect(r.overflow).toBe('drop-oldest');
     expect(resolve({ heartbeat: { intervalMs: 5000 } }).native).toMatchObject({ heartbeatIntervalMs: 5000, heartbeatTimeoutMs: 10000 });
-    expect(resolve({ reconnect: { maxAttempts: 3 } }).native).toMatchObject({ maxAttempts: 3, backoffMs: [...DEFAULT_BACKOFF_MS], jitterPercent: 30 });
+    expect(resolve({ reconnect: { maxAttempts: 3 } }).native).toMatchObject({ maxAttempts: 3, backoffMs: [...DEFAULT_BACKOFF_MS], jitter: 0, jitterPercent: 30 });
   });
 
   it.each([
@@ -286,13 +288,13 @@ describe('lws Secure Streams retry policy', () => {
 
   it('maps the entry onto reconnect and heartbeat options', () => {
     expect(fromLwsRetry(ENTRY)).toEqual({
-      reconnect: { backoffMs: [1000, 2000], maxAttempts: 5, jitterPercent: 20 },
+      reconnect: { backoffMs: [1000, 2000], maxAttempts: 5, jitter: 'add', jitterPercent: 20 },
       heartbeat: { intervalMs: 30000, timeoutMs: 5000 },
     });
   });
 
   it('conceal 65535 (LWS_RETRY_CONCEAL_ALWAYS) retries forever', () => {
-    expect(fromLwsRetry({ conceal: 65535 }).reconnect).toEqual({ maxAttempts: 0 });
+    expect(fromLwsRetry({ conceal: 65535 }).reconnect).toEqual({ maxAttempts: 0, jitter: 'add' });
   });
 
   it('conceal 0 (lws: hide no failure) means no reconnection', () => {
@@ -301,7 +303,7 @@ describe('lws Secure Streams retry policy', () => {
   });
 
   it('jitterpc 0 is lws\'s default jitter, 30 %', () => {
-    expect(fromLwsRetry({ jitterpc: 0 }).reconnect).toEqual({ jitterPercent: 30 });
+    expect(fromLwsRetry({ jitterpc: 0 }).reconnect).toEqual({ jitter: 'add', jitterPercent: 30 });
   });
 
   it('svalidhup 0 turns the heartbeat off', () => {
@@ -313,9 +315,9 @@ describe('lws Secure Streams retry policy', () => {
     expect(fromLwsRetry({ svalidping: 35, svalidhup: 35 }).heartbeat).toEqual({ intervalMs: 34000, timeoutMs: 1000 });
   });
 
-  it('leaves out what the entry does not set', () => {
-    expect(fromLwsRetry({})).toEqual({ reconnect: {} });
-    expect(fromLwsRetry({ backoff: [250] })).toEqual({ reconnect: { backoffMs: [250] } });
+  it('leaves out what the entry does not set; the jitter is always lws\'s (added to the table\'s delay)', () => {
+    expect(fromLwsRetry({})).toEqual({ reconnect: { jitter: 'add' } });
+    expect(fromLwsRetry({ backoff: [250] })).toEqual({ reconnect: { backoffMs: [250], jitter: 'add' } });
   });
 
   it.each([
@@ -341,6 +343,7 @@ describe('lws Secure Streams retry policy', () => {
       reconnect: true,
       backoffMs: [1000, 2000],
       maxAttempts: 5,
+      jitter: 1,
       jitterPercent: 20,
       heartbeatIntervalMs: 30000,
       heartbeatTimeoutMs: 5000,

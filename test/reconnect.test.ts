@@ -392,7 +392,10 @@ describe('failure classes', () => {
     const { ev } = open(server.url, { reconnect: { backoffMs: [20] } });
     const [r] = await ev.next('reconnecting');
     expect(r.cause).toBe('http');
-    expect(r.delayMs).toBe(1000);
+    expect(r).toMatchObject({ retryAfter: '1', retryAfterMs: 1000 });
+    // The server's second, plus the schedule's jitter (full: 0..20 ms).
+    expect(r.delayMs).toBeGreaterThanOrEqual(1000);
+    expect(r.delayMs).toBeLessThanOrEqual(1020);
     const [o] = await ev.next('open', T);
     expect(o.reconnected).toBe(false);
     expect(server.attempts).toHaveLength(2);
@@ -428,8 +431,9 @@ describe('failure classes', () => {
     const { ev } = open(server.url, { handshakeTimeout: 300, reconnect: { backoffMs: [50] } });
     const [r] = await ev.next('reconnecting', T);
     expect(r.cause).toBe('timeout');
+    expect(r.delayMs).toBeLessThanOrEqual(50); // full jitter: uniform in [0, 50]
     await waitFor(() => server.accepts.length >= 2, T, { label: 'the second attempt' });
-    expect(server.accepts[1]! - server.accepts[0]!).toBeGreaterThanOrEqual(300 + 50 - 20);
+    expect(server.accepts[1]! - server.accepts[0]!).toBeGreaterThanOrEqual(300 + r.delayMs - 20);
   });
 
   it('reports a stall when messages stop while pings are answered, and reconnects', async () => {

@@ -106,6 +106,17 @@ const ABSURD_STATUS = [
 ];
 
 const REFUSALS = [200, 204, 301, 302, 400, 401, 403, 404, 426, 429, 500, 503];
+/**
+ * Retry-After values a refusal carries: 0, dates in the past, huge numbers
+ * and far-future dates (capped by maxRetryAfterMs), and malformed ones
+ * (ignored: the backoff schedule applies).
+ */
+const RETRY_AFTER = [
+  '1', '0', '00', ' 0 ', '-5', 'soon', '1.5', '5s', '0x10', '1e3', '', '\t7',
+  '99999999999', '999999', '18446744073709551616', '9'.repeat(200),
+  'Thu, 01 Jan 1970 00:00:00 GMT', 'Sun, 06 Nov 1994 08:49:37 GMT', 'Fri, 31 Dec 9999 23:59:59 GMT',
+  'Mon, 99 Foo 2024 99:99:99 GMT', 'Sunday, 06-Nov-94 08:49:37 GMT', 'Sun Nov  6 08:49:37 1994', '5, 6',
+];
 
 /** A broken handshake and the steps that describe it. */
 function brokenHandshake(rng: Prng, deflate: string | null): { bytes: (key: string) => Buffer; steps: string[] } {
@@ -173,7 +184,7 @@ function brokenHandshake(rng: Prng, deflate: string | null): { bytes: (key: stri
       const status = rng.pick(REFUSALS);
       const bodyLength = rng.length(4096);
       const lie = rng.chance(0.3);
-      const retryAfter = rng.pick(['1', '0', '-5', 'soon', '99999999999']);
+      const retryAfter = rng.pick(RETRY_AFTER);
       const response = Buffer.concat([
         formatHead({
           status: `HTTP/1.1 ${status} Status`,
