@@ -1,8 +1,9 @@
 /**
  * Lifecycle matrix: a child process (test/fixtures/lifecycle-matrix.cjs)
  * takes one session to a stage and leaves there, in every way a process
- * leaves. Stages: created, resolving, connecting (TCP), tls (handshake),
- * open, reconnect-wait, closing. Ways:
+ * leaves. Stages: created, resolving, connecting (TCP), racing (TCP to two
+ * addresses of a name at once), tls (handshake), open, reconnect-wait,
+ * closing. Ways:
  *   return   the script returns with the session referenced: like a ws socket
  *            or a pending dns.lookup, the session keeps the process alive
  *            (README: unref()/ref()). Proven by the child still handling a
@@ -18,7 +19,7 @@
  *
  * Each stage is confirmed before the child acts: the server sees the
  * connection, the ClientHello or the Close frame; the DNS server sees the
- * query; the kernel shows the socket in SYN_SENT; the child reports
+ * query; the kernel shows the socket (both, racing) in SYN_SENT; the child reports
  * 'reconnecting'. test/lifecycle.test.ts covers created/open/closing and an
  * unanswered upgrade with repeats (races at start-up); test/workers.test.ts
  * covers eight workers connecting and closing concurrently, terminated
@@ -47,16 +48,17 @@ const STAGE_MS = 15_000;
 /** The name the resolving stage looks up; only the test's DNS server ever sees it. */
 const HANGING_NAME = 'resolving.nlws-matrix.example';
 
-type Stage = 'created' | 'resolving' | 'connecting' | 'tls' | 'open' | 'reconnect-wait' | 'closing';
+type Stage = 'created' | 'resolving' | 'connecting' | 'racing' | 'tls' | 'open' | 'reconnect-wait' | 'closing';
 type How = 'return' | 'unref' | 'exit' | 'throw' | 'sigterm';
 
-const STAGES: readonly Stage[] = ['created', 'resolving', 'connecting', 'tls', 'open', 'reconnect-wait', 'closing'];
+const STAGES: readonly Stage[] = ['created', 'resolving', 'connecting', 'racing', 'tls', 'open', 'reconnect-wait', 'closing'];
 const HOWS: readonly How[] = ['return', 'unref', 'exit', 'throw', 'sigterm'];
 /** What the child reports when it acts: readyState and state. */
 const STATE_AT: Record<Stage, string> = {
   created: 'state 0 connecting',
   resolving: 'state 0 connecting',
   connecting: 'state 0 connecting',
+  racing: 'state 0 connecting',
   tls: 'state 0 connecting',
   open: 'state 1 open',
   'reconnect-wait': 'state 0 reconnecting',
@@ -118,6 +120,19 @@ const RIGS: Record<Stage, () => Promise<StageRig>> = {
     const hole = await startSynBlackhole(STAGE_MS);
     cleanups.push(() => hole.close());
     return { url: hole.url, spawn: fixtureChild, confirm: () => hole.waitSynSent(STAGE_MS) };
+  },
+  async racing() {
+    // The child's lookup gives both addresses; both drop SYNs.
+    const hole = await startSynBlackhole(STAGE_MS, { hosts: ['127.0.0.1', '127.0.0.2'] });
+    cleanups.push(() => hole.close());
+    return {
+      url: `ws://racing.nlws-matrix.test:${hole.port}/`,
+      spawn: fixtureChild,
+      async confirm() {
+        await hole.waitSynSent(STAGE_MS, '127.0.0.1');
+        await hole.waitSynSent(STAGE_MS, '127.0.0.2');
+      },
+    };
   },
   async tls() {
     const sink = await startHelloSink();

@@ -120,7 +120,10 @@ const backoffArb = fc.array(within(0, MAX_MS), { minLength: 1, maxLength: 64 });
 const reconnectArb = fc.oneof(
   fc.boolean(),
   fc.record(
-    { backoffMs: backoffArb, jitterPercent: within(0, 100), maxAttempts: within(0, 65534), resetAfterMs: within(0, MAX_MS), onNormalClose: fc.boolean() },
+    {
+      backoffMs: backoffArb, jitter: fc.constantFrom('full', 'add'), jitterPercent: within(0, 100), maxRetryAfterMs: within(0, MAX_MS),
+      maxAttempts: within(0, 65534), resetAfterMs: within(0, MAX_MS), onNormalClose: fc.boolean(),
+    },
     { requiredKeys: [] },
   ),
 );
@@ -180,6 +183,11 @@ const validOptions: Record<string, fc.Arbitrary<unknown>> = {
   protocols: fc.oneof(token, fc.uniqueArray(token, { maxLength: 4 })),
   origin: headerText,
   followRedirects: fc.boolean(),
+  autoSelectFamily: fc.boolean(),
+  autoSelectFamilyAttemptTimeout: within(1, MAX_MS),
+  family: fc.constantFrom(0, 4, 6),
+  lookup: fc.constant((_h: string, _o: unknown, cb: (e: null, a: Array<{ address: string; family: number }>) => void) =>
+    cb(null, [{ address: '127.0.0.1', family: 4 }])),
   perMessageDeflate: fc.boolean(),
   maxPayload: within(0, 2 ** 53 - 1),
   textAsBuffer: fc.boolean(),

@@ -16,18 +16,34 @@ import { waitFor } from './wait.js';
 
 export interface SynBlackhole {
   readonly port: number;
-  /** ws://127.0.0.1:port/ */
+  /** ws://<first host>:port/ */
   readonly url: string;
-  /** Resolves once some socket on this machine is in SYN_SENT towards the port. */
-  waitSynSent(timeoutMs: number): Promise<void>;
+  /** Resolves once some socket on this machine is in SYN_SENT towards the port (of `host`, default the first). */
+  waitSynSent(timeoutMs: number, host?: string): Promise<void>;
   close(): Promise<void>;
 }
 
-const SYN_SENT = '02';
+export interface SynBlackholeOptions {
+  /** Port to listen on (default 0: any). */
+  port?: number;
+  /** IPv4 loopback addresses, one listener each on the same port (default ['127.0.0.1']). */
+  hosts?: string[];
+}
 
-/** TCP states (hex, as in /proc/net/tcp) of IPv4 sockets whose remote port is `port` on 127.0.0.1. */
-export function tcpStatesTo(port: number): string[] {
-  const remote = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+export const SYN_SENT = '02';
+
+/** /proc/net/tcp's form of an IPv4 address (little-endian hex). */
+function procAddress(ipv4: string): string {
+  return ipv4
+    .split('.')
+    .reverse()
+    .map((b) => Number(b).toString(16).toUpperCase().padStart(2, '0'))
+    .join('');
+}
+
+/** TCP states (hex, as in /proc/net/tcp) of IPv4 sockets whose remote end is `host`:`port` (default 127.0.0.1). */
+export function tcpStatesTo(port: number, host = '127.0.0.1'): string[] {
+  const remote = `${procAddress(host)}:${port.toString(16).toUpperCase().padStart(4, '0')}`;
   return readFileSync('/proc/net/tcp', 'utf8')
     .split('\n')
     .slice(1)
@@ -36,9 +52,9 @@ export function tcpStatesTo(port: number): string[] {
     .map((f) => f[3] as string);
 }
 
-function connected(port: number, timeoutMs: number): Promise<Socket> {
+function connected(port: number, host: string, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1');
+    const s = connect(port, host);
     const timer = setTimeout(() => {
       s.destroy();
       reject(new Error(`filling the accept queue of ${port}: no connect within ${timeoutMs} ms`));
@@ -54,16 +70,18 @@ function connected(port: number, timeoutMs: number): Promise<Socket> {
   });
 }
 
-export async function startSynBlackhole(timeoutMs = 10_000): Promise<SynBlackhole> {
-  const child: ChildRun = runFixture('syn-blackhole.cjs', [], { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startSynBlackhole(timeoutMs = 10_000, options: SynBlackholeOptions = {}): Promise<SynBlackhole> {
+  const hosts = options.hosts ?? ['127.0.0.1'];
+  const child: ChildRun = runFixture('syn-blackhole.cjs', [String(options.port ?? 0), ...hosts], { stdio: ['ignore', 'pipe', 'pipe'] });
   const port = Number(await child.waitLine(/^\d+$/, timeoutMs));
   // Backlog 1 holds two completed connections; the third SYN is dropped.
-  const fillers = [await connected(port, timeoutMs), await connected(port, timeoutMs)];
+  const fillers: Socket[] = [];
+  for (const host of hosts) fillers.push(await connected(port, host, timeoutMs), await connected(port, host, timeoutMs));
   return {
     port,
-    url: `ws://127.0.0.1:${port}/`,
-    waitSynSent: (ms) =>
-      waitFor(() => tcpStatesTo(port).includes(SYN_SENT), ms, { intervalMs: 10, label: `SYN_SENT towards ${port}` }),
+    url: `ws://${hosts[0]}:${port}/`,
+    waitSynSent: (ms, host = hosts[0]) =>
+      waitFor(() => tcpStatesTo(port, host).includes(SYN_SENT), ms, { intervalMs: 10, label: `SYN_SENT towards ${host}:${port}` }),
     async close() {
       for (const s of fillers) s.destroy();
       child.kill('SIGKILL');
