@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=()
-for p in libssl-dev zlib1g-dev openssl iproute2 ca-certificates cmake g++ make python3 python3-websockets; do
+# faketime: libfaketime, which test/clock.test.ts uses to step a client's wall clock.
+for p in libssl-dev zlib1g-dev openssl iproute2 ca-certificates cmake g++ make python3 python3-websockets faketime; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
