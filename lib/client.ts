@@ -17,6 +17,9 @@ import { SessionLog } from './session-log';
 import { monoNow, StatsRecorder, toPrometheus, type HandshakeTimings, type RemoteAddress, type Stats } from './stats';
 import { TypedEventEmitter } from './typed-emitter';
 
+/** Codes a lookup function's error keeps (dns.lookup's); others become ERR_LOOKUP. */
+const LOOKUP_CODES = new Set<string>(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL']);
+
 export type Message = { data: string | Buffer; isBinary: boolean };
 export type { SendCallback };
 export interface SendOptions {
@@ -840,8 +843,12 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
       if (answered) return;
       answered = true;
       if (err) {
-        const code = typeof err.code === 'string' && /^[A-Z0-9_]{1,64}$/.test(err.code) ? err.code : 'ERR_LOOKUP';
-        fail(code, `lookup of ${req.host} failed: ${messageOf(err).replace(/[\r\n]+/g, ' ').slice(0, 500)}`);
+        // A resolver's own codes pass through; anything else is ERR_LOOKUP
+        // (its code stays in the message), so `code` keeps to ErrorCode.
+        const given = typeof err.code === 'string' ? err.code : '';
+        const code = LOOKUP_CODES.has(given) ? given : 'ERR_LOOKUP';
+        const text = messageOf(err).replace(/[\r\n]+/g, ' ').slice(0, 500);
+        fail(code, `lookup of ${req.host} failed: ${given && code !== given ? `${given}: ` : ''}${text}`);
         return;
       }
       const given: unknown[] = Array.isArray(address) ? address : [{ address, family }];

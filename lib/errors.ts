@@ -68,6 +68,8 @@ export type ErrorCode =
   | 'ERR_HEARTBEAT_TIMEOUT'
   | 'ERR_STALL'
   | 'ERR_CONFIG'
+  | 'ERR_LOOKUP'
+  | 'ERR_INVALID_IP_ADDRESS'
   | 'ERR_ON_OPEN'
   | 'ERR_SHOULD_RECONNECT'
   | 'ERR_LWS_CONTEXT'
