@@ -113,7 +113,10 @@ class SteppedClient {
     this.child = runFixture('clock-step.cjs', [url, JSON.stringify(options)], {
       env: {
         ...process.env,
-        LD_PRELOAD: LIBFAKETIME,
+        // Kept with what is preloaded already (the sanitizer run's ASan
+        // runtime), after libfaketime: the other way round the two deadlock
+        // at start-up (the sanitizer run allows the order: verify_asan_link_order=0).
+        LD_PRELOAD: [LIBFAKETIME, process.env.LD_PRELOAD].filter(Boolean).join(':'),
         FAKETIME_TIMESTAMP_FILE: this.#file,
         FAKETIME_NO_CACHE: '1',
         FAKETIME_DONT_FAKE_MONOTONIC: '1',
