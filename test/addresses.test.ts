@@ -191,6 +191,7 @@ describe('racing the addresses of a name (lookup option)', () => {
   it.each([
     ['an error with a code', (_h: string, _o: unknown, cb: (e: Error) => void) => cb(Object.assign(new Error('no such name'), { code: 'ENOTFOUND' })), 'ENOTFOUND'],
     ['an error without one', (_h: string, _o: unknown, cb: (e: Error) => void) => cb(new Error('registry down')), 'ERR_LOOKUP'],
+    ['an error with a code of its own', (_h: string, _o: unknown, cb: (e: Error) => void) => cb(Object.assign(new Error('nope'), { code: 'EREGISTRY' })), 'ERR_LOOKUP'],
     ['a throw', () => {
       throw new Error('boom');
     }, 'ERR_LOOKUP'],
