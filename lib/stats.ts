@@ -9,7 +9,8 @@ import type { Cause, SessionState } from './states';
 
 /** The monotonic clock in ms: the one the service thread's `mono` stamps use. */
 export function monoNow(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
+  // Whole ms, rounded as the service thread rounds its stamps.
+  return Math.round(Number(process.hrtime.bigint()) / 1e6);
 }
 
 /** The address a connection was made to (the proxy's when proxied). */
@@ -166,8 +167,8 @@ export class StatsRecorder {
   }
 
   snapshot(queueDepth: number, queueBytes: number, now = monoNow()): Stats {
-    const current = this.openSince ? now - this.openSince : 0;
-    const outage = this.downSince ? now - this.downSince : 0;
+    const current = this.openSince ? Math.max(0, now - this.openSince) : 0;
+    const outage = this.downSince ? Math.max(0, now - this.downSince) : 0;
     const rtt: Stats['rtt'] = { samples: this.rttCount };
     if (this.rttLast !== undefined) {
       rtt.lastMs = this.rttLast;

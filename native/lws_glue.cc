@@ -1311,7 +1311,7 @@ std::string ConnectionOpenDetails(const Connection& c) {
   j += ",\"port\":" + std::to_string(o.proxy.enabled() ? o.proxy.port : o.port) + "}";
   auto ms = [](double from, double to) {
     char buf[32];
-    snprintf(buf, sizeof buf, "%.3f", from > 0 && to >= from ? to - from : 0.0);
+    snprintf(buf, sizeof buf, "%.0f", from > 0 && to >= from ? to - from : 0.0);  // whole ms, as every duration
     return std::string(buf);
   };
   double now = MonoMs();

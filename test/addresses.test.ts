@@ -263,7 +263,7 @@ const skip = !privateHosts.ok && !required;
 
 interface ScenarioResult {
   lines: Array<Record<string, unknown>>;
-  open?: { remote: OpenInfo['remote']; handshake: OpenInfo['handshake']; stats: OpenInfo['remote'] };
+  open: { remote: OpenInfo['remote']; handshake: OpenInfo['handshake']; stats: OpenInfo['remote'] } | undefined;
   upgrades: Record<string, number>;
 }
 
