@@ -94,7 +94,15 @@ std::unique_ptr<Connection> Session::Take(Connection& c) {
 }
 
 void Session::Bury(std::unique_ptr<Connection> c) {
-  if (c) service.Bury(std::move(c));
+  if (!c) return;
+  // onOpen's sends belong to their connection: those it did not finish
+  // writing come back as drops, like the queue's (nothing is lost silently).
+  while (!c->priority.empty()) {
+    std::unique_ptr<OutMessage> m = std::move(c->priority.front());
+    c->priority.pop_front();
+    EmitDrop(std::move(m), "closed", true);
+  }
+  service.Bury(std::move(c));
 }
 
 void Session::Abandon(std::unique_ptr<Connection> c) {

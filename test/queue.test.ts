@@ -455,3 +455,43 @@ describe('send() callbacks', () => {
     expect(() => c.send('x', {}, 5 as unknown as () => void)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 });
+
+describe("onOpen's sends when their connection dies", () => {
+  it('come back as drops (reason closed) instead of vanishing', async () => {
+    // The server stops reading, so onOpen's two 16 MiB messages cannot both
+    // fit the socket buffers; then it drops the connection under them.
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    servers.push({ close: () => new Promise<void>((r) => wss.close(() => r())) } as SeqServer);
+    await once(wss, 'listening', T);
+    const sockets: import('node:net').Socket[] = [];
+    wss.on('connection', (ws) => {
+      const socket = (ws as unknown as { _socket: import('node:net').Socket })._socket;
+      socket.pause();
+      sockets.push(socket);
+    });
+    const big = [Buffer.alloc(16 << 20, 1), Buffer.alloc(16 << 20, 2)];
+    const hooks = new EventEmitter();
+    const { port } = wss.address() as import('node:net').AddressInfo;
+    const c = session(`ws://127.0.0.1:${port}/`, {
+      reconnect: false,
+      perMessageDeflate: false,
+      onOpen: (s) => {
+        for (const b of big) s.send(b);
+        hooks.emit('sent');
+      },
+    });
+    const dropped = drops(c);
+    const sent = once(hooks, 'sent', T);
+    await withTimeout(c.opened, T, 'open');
+    await sent;
+    await waitFor(() => sockets.length === 1, T, { label: 'server connection' });
+    const closed = once(c, 'close', T, { rejectOnError: false });
+    sockets[0]!.destroy();
+    await closed;
+    // The second cannot have been written whole; whatever was not is dropped.
+    expect(dropped.map((d) => d.reason)).not.toContain('overflow');
+    expect(dropped.every((d) => d.reason === 'closed' && d.isBinary)).toBe(true);
+    expect(dropped.map((d) => (d.data as Buffer)[0])).toContain(2);
+  });
+});
