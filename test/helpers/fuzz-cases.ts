@@ -27,6 +27,8 @@ export interface FuzzClientOptions {
   heartbeat: false | { intervalMs: number; timeoutMs: number };
   followRedirects: boolean;
   maxRedirects?: number | undefined;
+  /** Absent: one connection. Set on some refusals, so Retry-After reaches the reconnect delay. */
+  reconnect?: { maxAttempts: number; backoffMs: number[]; maxRetryAfterMs: number };
 }
 
 /** Outcome an all-valid case must have: these messages, then this close. */
@@ -633,6 +635,12 @@ function finalAnswer(rng: Prng, iteration: number, kind: FuzzCase['kind']): Fuzz
   if (kind === 'handshake') {
     const broken = brokenHandshake(rng, deflate);
     const ending = rng.weighted<Ending>([[5, 'end'], [2, 'destroy'], [3, 'hang']]);
+    // Drawn last, so every other draw of a seed stays what it was. The
+    // bounds keep such a case short: a huge, past, malformed or zero
+    // Retry-After goes through the reconnect delay, capped at 30 ms.
+    if (broken.steps[0]?.startsWith('refusal') && rng.chance(0.5)) {
+      options.reconnect = { maxAttempts: 2, backoffMs: [5, 10], maxRetryAfterMs: 30 };
+    }
     return { iteration, kind, steps: [...broken.steps, `then ${ending}`], options, bytes: broken.bytes, chunkSeed, ending };
   }
 
