@@ -7,11 +7,10 @@ import { ADDRCONFIG } from 'node:dns';
 import { isIP } from 'node:net';
 import { checkCloseArgs } from './close-codes';
 import { WebSocketError, typeError, type ErrorCode, type ErrorDetails } from './errors';
-import { EventType, native, type EventSink } from './native';
+import { native, type EventSink } from './native';
 import type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, ResolvedOptions } from './options';
-import type { OverflowPolicy } from './policy';
 import { redirectOptions, type RedirectRequest } from './redirect';
-import type { Cause, SessionState } from './states';
+import { decodeDrop, decodeJson, decodeState, EventType, type Cause, type DropReason, type OverflowPolicy, type SessionState } from './wire';
 import { SendCallbacks, type SendCallback } from './send-callbacks';
 import { SessionLog } from './session-log';
 import { monoNow, StatsRecorder, toPrometheus, type HandshakeTimings, type RemoteAddress, type Stats } from './stats';
@@ -85,7 +84,7 @@ export interface RedirectInfo {
 export interface DropInfo {
   data: Buffer | string;
   isBinary: boolean;
-  reason: 'overflow' | 'expired' | 'closed';
+  reason: DropReason;
 }
 
 export interface WebSocketClientEvents {
@@ -119,9 +118,7 @@ export const CLOSING = 2;
 export const CLOSED = 3;
 export type ReadyState = 0 | 1 | 2 | 3;
 
-const STATES: SessionState[] = ['connecting', 'open', 'reconnecting', 'closing', 'closed'];
 const READY: Record<SessionState, ReadyState> = { connecting: 0, open: 1, reconnecting: 0, closing: 2, closed: 3 };
-const DROP_REASONS: DropInfo['reason'][] = ['overflow', 'expired', 'closed'];
 // Options of the latest attempts configured here (url/headers functions,
 // redirect hops), by attempt: a redirect starts from the redirected
 // attempt's, and errors name its URL. Only one attempt is in its opening
@@ -503,10 +500,6 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     this.emit('state', next, prev);
   }
 
-  #json<T>(chunk: Buffer, offset: number, length: number): T {
-    return JSON.parse(chunk.toString('utf8', offset, offset + length)) as T;
-  }
-
   #error(info: ErrorPayload, attempt: number): WebSocketError {
     const known = this.#attempts.get(attempt);
     // A redirect refused here: the error built then, with its cause.
@@ -569,14 +562,14 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         this.#sent(value, offset, length);
         return;
       case EventType.State: {
-        const next = STATES[value] ?? 'closed';
+        const next = decodeState(value);
         // After close(), only 'closed' may follow 'closing'.
         if (this.#userClosed && next !== 'closed') return;
         this.#setState(next);
         return;
       }
       case EventType.Open: {
-        const info = this.#json<OpenPayload>(chunk, offset, length);
+        const info = decodeJson<OpenPayload>(chunk, offset, length);
         this.#protocol = info.protocol ?? '';
         this.#extensions = info.extensions ?? '';
         this.#headers = info.headers ?? {};
@@ -613,7 +606,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         else this.emit('pong', Buffer.from(chunk.subarray(offset, offset + length)));
         return;
       case EventType.Error: {
-        const payload = this.#json<ErrorPayload>(chunk, offset, length);
+        const payload = decodeJson<ErrorPayload>(chunk, offset, length);
         const err = this.#error(payload, value);
         this.#lastError = err;
         if (this.#log.enabled) {
@@ -628,7 +621,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         return;
       }
       case EventType.Disconnect: {
-        const { mono, ...d } = this.#json<DisconnectInfo & { mono?: number }>(chunk, offset, length);
+        const { mono, ...d } = decodeJson<DisconnectInfo & { mono?: number }>(chunk, offset, length);
         this.#dedupeWindow(false);
         this.#stats.disconnected({ at: d.at, cause: d.cause, code: d.code, reason: d.reason, uptimeMs: d.uptimeMs }, mono ?? monoNow());
         this.#stats.record(d.at, 'disconnect', { ...d });
@@ -637,7 +630,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         return;
       }
       case EventType.Reconnecting: {
-        const { at, ...r } = this.#json<ReconnectingInfo & { at: number }>(chunk, offset, length);
+        const { at, ...r } = decodeJson<ReconnectingInfo & { at: number }>(chunk, offset, length);
         this.#stats.attempts++;
         this.#stats.record(at, 'reconnecting', { ...r });
         this.#log.line(
@@ -649,7 +642,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         return;
       }
       case EventType.GiveUp: {
-        const g = this.#json<GiveUpInfo & { at: number }>(chunk, offset, length);
+        const g = decodeJson<GiveUpInfo & { at: number }>(chunk, offset, length);
         this.#stats.record(g.at, 'giveup', { ...g });
         this.#log.line('error', `gave up: ${g.reason} (cause ${g.cause}, code ${g.code}${g.status ? `, HTTP ${g.status}` : ''})`);
         const info: GiveUpInfo = { cause: g.cause, reason: g.reason, code: g.code };
@@ -658,13 +651,13 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         return;
       }
       case EventType.Gap: {
-        const g = this.#json<{ from: number; to: number }>(chunk, offset, length);
+        const g = decodeJson<{ from: number; to: number }>(chunk, offset, length);
         this.#log.line('info', `gap: messages sent by the server between ${new Date(g.from).toISOString()} and ${new Date(g.to).toISOString()} may be missing`);
         this.emit('gap', g);
         return;
       }
       case EventType.Stall: {
-        const s = this.#json<{ idleMs: number; at: number }>(chunk, offset, length);
+        const s = decodeJson<{ idleMs: number; at: number }>(chunk, offset, length);
         this.#stats.stalls++;
         this.#stats.record(s.at, 'stall', { idleMs: s.idleMs });
         this.#log.line('warn', `stall: no message for ${s.idleMs} ms`);
@@ -672,7 +665,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         return;
       }
       case EventType.Rotate: {
-        const r = this.#json<{ phase: RotatePhase; at: number }>(chunk, offset, length);
+        const r = decodeJson<{ phase: RotatePhase; at: number }>(chunk, offset, length);
         if (r.phase === 'start') this.#dedupeWindow(true);
         if (r.phase === 'done' && this.#dedupe) this.#dedupe.trailing = true;
         if (r.phase === 'failed') this.#dedupeWindow(false);
@@ -683,14 +676,12 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         return;
       }
       case EventType.Drop: {
-        // value: bit 0 binary, bits 1-2 the reason, bit 3 one of onOpen's sends.
-        const isBinary = (value & 1) === 1;
-        const reason = DROP_REASONS[(value >> 1) & 3] ?? 'closed';
+        const { isBinary, reason, priority } = decodeDrop(value);
         const bytes = Buffer.from(chunk.subarray(offset, offset + length));
         // The Sent event that follows counts it as written: it was not.
         this.#droppedUncounted += 1;
         this.#droppedBytesUncounted += length;
-        if ((value & 8) === 0) {
+        if (!priority) {
           // A queued send(): overflow under 'drop-newest' and 'reject' takes the newest, the rest the oldest.
           const newest = reason === 'overflow' && this.#setup.overflow !== 'drop-oldest';
           const cb = newest ? this.#callbacks.droppedBack() : this.#callbacks.droppedFront();
@@ -703,20 +694,20 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         return;
       }
       case EventType.NeedConfig:
-        if (length > 0) this.#redirect(value, this.#json<RedirectRequest>(chunk, offset, length));
+        if (length > 0) this.#redirect(value, decodeJson<RedirectRequest>(chunk, offset, length));
         else this.#configure(value);
         return;
       case EventType.Decide:
-        this.#decide(this.#json<ReconnectInfo>(chunk, offset, length));
+        this.#decide(decodeJson<ReconnectInfo>(chunk, offset, length));
         return;
       case EventType.OnOpen:
-        this.#runOnOpen(value, this.#json<OpenPayload>(chunk, offset, length));
+        this.#runOnOpen(value, decodeJson<OpenPayload>(chunk, offset, length));
         return;
       case EventType.NeedLookup:
-        this.#lookup(value, this.#json<{ host: string; family: number; all: boolean }>(chunk, offset, length));
+        this.#lookup(value, decodeJson<{ host: string; family: number; all: boolean }>(chunk, offset, length));
         return;
       case EventType.Close: {
-        const info = this.#json<{ code: number; reason: string; at?: number; mono?: number }>(chunk, offset, length);
+        const info = decodeJson<{ code: number; reason: string; at?: number; mono?: number }>(chunk, offset, length);
         const at = info.at ?? Date.now();
         this.#setState('closed');
         this.#stats.closed(info.mono ?? monoNow());

@@ -24,10 +24,11 @@ export type {
   ReconnectingInfo, GiveUpInfo, DropInfo, RedirectInfo, RotatePhase,
 } from './client';
 export type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, Dynamic, HeadersInput } from './options';
-export type { HeartbeatOptions, ReconnectOptions, QueueOptions, OverflowPolicy, LwsRetryPolicy, JitterMode } from './policy';
+export type { HeartbeatOptions, ReconnectOptions, QueueOptions, LwsRetryPolicy } from './policy';
+export type { OverflowPolicy, JitterMode } from './wire';
 export type { Stats, DisconnectRecord, LogEntry, RemoteAddress, HandshakeTimings } from './stats';
 export { WebSocketError } from './errors';
 export type { ErrorCode, SystemErrorCode, CertificateErrorCode, ArgumentErrorCode } from './errors';
-export type { Cause } from './states';
+export type { Cause } from './wire';
 export type { TypedEmitter } from './typed-emitter';
 export { isValidCloseCode } from './close-codes';

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { debuglog } from 'node:util';
 import type { LogLevel, NativeConnectOptions } from './options';
 import type { TrustStore } from './trust';
+import { EventType, INDEX_STRIDE, IndexColumn } from './wire';
 
 interface NativeBinding {
   init(onBatch: (chunks: Buffer[], index: Float64Array) => void): void;
@@ -25,7 +26,7 @@ interface NativeBinding {
   reconnectDelay(input: Record<string, unknown>): { delayMs: number; scheduleMs: number; floorMs: number; retryAfterWon: boolean };
   resolved(id: number, attempt: number, addresses: string[] | null, error: string): void;
   orderAddresses(addresses: string[], family: number): string[];
-  constants(): Record<string, number | string>;
+  constants(): Record<string, unknown>;
   serviceInfo(): ServiceInfo;
   cpuBudget(root: string, affinity: number): ServiceInfo;
   timerQueue(timers: number, ops: number[]): number[];
@@ -41,31 +42,6 @@ export interface ServiceInfo {
   spinAllowed: boolean;
   /** The busy-poll window it uses, µs (0: never). */
   spinUs?: number;
-}
-
-export const enum EventType {
-  Open = 1,
-  Text = 2,
-  Binary = 3,
-  Close = 4,
-  Error = 5,
-  Pong = 6,
-  Sent = 7,
-  Log = 8,
-  State = 9,
-  Disconnect = 10,
-  Reconnecting = 11,
-  GiveUp = 12,
-  Stall = 13,
-  Rotate = 14,
-  Drop = 15,
-  NeedConfig = 16,
-  Decide = 17,
-  OnOpen = 18,
-  Gap = 19,
-  CloseReceived = 20,
-  Ping = 21,
-  NeedLookup = 22,
 }
 
 /** What a connection receives from the dispatcher. */
@@ -84,8 +60,8 @@ const override = process.env.NLWS_ADDON_PATH;
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const binding = override ? (require(path.resolve(override)) as NativeBinding) : load(path.join(__dirname, '..', '..'));
 const constants = binding.constants();
-const STRIDE = constants.indexStride as number;
 const EMPTY = Buffer.alloc(0);
+const { id: ID, value: VALUE, chunk: CHUNK, offset: OFFSET, length: LENGTH } = IndexColumn;
 
 const sinks = new Map<number, EventSink>();
 // Sessions with a `logger` (lws's lines are formatted only when someone reads them).
@@ -108,10 +84,10 @@ function onBatch(chunks: Buffer[], index: Float64Array): void {
   // Batches mostly carry one connection's events: look it up once per run.
   let lastId = -1;
   let lastSink: EventSink | undefined;
-  for (let i = 0; i < index.length; i += STRIDE) {
+  for (let i = 0; i < index.length; i += INDEX_STRIDE) {
     const type = index[i] as EventType;
-    const id = index[i + 1] as number;
-    const chunkIndex = index[i + 3] as number;
+    const id = index[i + ID] as number;
+    const chunkIndex = index[i + CHUNK] as number;
     const chunk = chunkIndex >= 0 ? (chunks[chunkIndex] as Buffer) : EMPTY;
     try {
       if (type === EventType.CloseReceived) {
@@ -119,7 +95,7 @@ function onBatch(chunks: Buffer[], index: Float64Array): void {
         // has handled what came before (this batch's events, done by now,
         // and what their handlers started: promise jobs, nextTicks), so
         // replies sent from there go out before the echo.
-        const attempt = index[i + 2] as number;
+        const attempt = index[i + VALUE] as number;
         setImmediate(() => {
           if (sendQueue.length) flushSends();
           binding.closeEcho(id, attempt);
@@ -127,8 +103,8 @@ function onBatch(chunks: Buffer[], index: Float64Array): void {
         continue;
       }
       if (type === EventType.Log) {
-        const line = chunk.toString('utf8', index[i + 4], (index[i + 4] as number) + (index[i + 5] as number));
-        const level = levelName(index[i + 2] as number);
+        const line = chunk.toString('utf8', index[i + OFFSET], (index[i + OFFSET] as number) + (index[i + LENGTH] as number));
+        const level = levelName(index[i + VALUE] as number);
         if (debug.enabled) debug('%s %s', level, line);
         // Lines lws tags with a connection go to its session's logger only.
         if (id !== 0) sinks.get(id)?.onLwsLog(level, line);
@@ -145,7 +121,7 @@ function onBatch(chunks: Buffer[], index: Float64Array): void {
         sinks.delete(id);
         lastId = -1;
       }
-      sink.onNativeEvent(type, index[i + 2] as number, chunk, index[i + 4] as number, index[i + 5] as number);
+      sink.onNativeEvent(type, index[i + VALUE] as number, chunk, index[i + OFFSET] as number, index[i + LENGTH] as number);
     } catch (error) {
       // A throwing listener must not cost the rest of the batch its delivery;
       // it is reported as uncaught once the batch is done, as ws would.
@@ -231,6 +207,10 @@ export const native = {
   /** The native reconnect classifier (for its tests). */
   classify(failure: Record<string, unknown>): { action: string; delayMs: number; reason: string; spread: boolean; keepClimbing: boolean } {
     return binding.classify(failure);
+  },
+  /** The addon's constants: the wire contract, as test/wire.test.ts compares it with lib/wire.ts. */
+  constants(): Record<string, unknown> {
+    return binding.constants();
   },
   /** The service thread's CPU budget and busy-poll decision (diagnostics, tests). */
   serviceInfo(): ServiceInfo {

@@ -5,7 +5,7 @@ import { createPrivateKey } from 'node:crypto';
 import type { LookupFunction } from 'node:net';
 import { describeValue, rangeError, typeError } from './errors';
 import type { HeartbeatOptions, NativePolicy, QueueOptions, ReconnectOptions } from './policy';
-import type { Cause } from './states';
+import type { Action, Cause } from './wire';
 import { nodeTrustStore, trustStoreOf, type TrustStore } from './trust';
 
 export type LogLevel = 'error' | 'warn' | 'notice' | 'info' | 'debug';
@@ -19,7 +19,7 @@ export interface ReconnectInfo {
   /** The attempt this retry would be. */
   attempt: number;
   /** What the built-in classifier would do, and why. */
-  action: 'retry' | 'retry-after' | 'refresh-then-retry' | 'give-up';
+  action: Action;
   delayMs: number;
   why: string;
 }

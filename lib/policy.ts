@@ -4,7 +4,7 @@
 import { rangeError, typeError } from './errors';
 import type { ConnectOptions } from './options';
 
-export type OverflowPolicy = 'reject' | 'drop-oldest' | 'drop-newest';
+import { JITTER_MODES, OVERFLOW_POLICIES, wireNumber, type JitterMode, type OverflowPolicy } from './wire';
 
 export interface HeartbeatOptions {
   /** Send a PING after this long without proof of life, ms. Default 30000. */
@@ -14,8 +14,6 @@ export interface HeartbeatOptions {
   /** Only PONGs prove life (default: any frame received does). */
   pongOnly?: boolean;
 }
-
-export type JitterMode = 'full' | 'add';
 
 export interface ReconnectOptions {
   /** Delays between attempts, ms; the last repeats. Default [1800, 3600, 7200, 15000, 30000, 60000]. */
@@ -57,7 +55,7 @@ export interface LwsRetryPolicy {
 export interface NativePolicy {
   reconnect: boolean;
   backoffMs: number[];
-  /** 0 full, 1 add. */
+  /** The JitterMode's index in JITTER_MODES. */
   jitter: number;
   jitterPercent: number;
   maxRetryAfterMs: number;
@@ -74,6 +72,7 @@ export interface NativePolicy {
   queueMaxMessages: number;
   queueMaxBytes: number;
   queueTtlMs: number;
+  /** The OverflowPolicy's index in OVERFLOW_POLICIES. */
   overflow: number;
   hookConfig: boolean;
   hookDecide: boolean;
@@ -216,7 +215,7 @@ export function resolvePolicy(o: PolicyInput): ResolvedPolicy {
   } else if (o.reconnect !== undefined) throw typeError('ERR_INVALID_OPTION', 'reconnect must be a boolean or an object');
   only(r, 'reconnect', ['backoffMs', 'jitter', 'jitterPercent', 'maxRetryAfterMs', 'maxAttempts', 'resetAfterMs', 'onNormalClose']);
   const jitter = r.jitter ?? (r.jitterPercent !== undefined ? 'add' : 'full');
-  if (jitter !== 'full' && jitter !== 'add') throw typeError('ERR_INVALID_OPTION', `reconnect.jitter must be 'full' or 'add'`);
+  if (!(JITTER_MODES as readonly unknown[]).includes(jitter)) throw typeError('ERR_INVALID_OPTION', `reconnect.jitter must be 'full' or 'add'`);
   let backoff: number[] = [...DEFAULT_BACKOFF_MS];
   if (r.backoffMs !== undefined) {
     if (!Array.isArray(r.backoffMs) || r.backoffMs.length === 0 || r.backoffMs.length > 64) {
@@ -242,7 +241,7 @@ export function resolvePolicy(o: PolicyInput): ResolvedPolicy {
   })();
   only(q, 'queue', ['maxMessages', 'maxBytes', 'ttlMs', 'overflow']);
   const overflow = (q.overflow ?? 'reject') as OverflowPolicy;
-  if (!['reject', 'drop-oldest', 'drop-newest'].includes(overflow)) {
+  if (!OVERFLOW_POLICIES.includes(overflow)) {
     throw typeError('ERR_INVALID_OPTION', `queue.overflow must be 'reject', 'drop-oldest' or 'drop-newest'`);
   }
   const queueMaxMessages = num(q.maxMessages, 'queue.maxMessages', 1000, 0, 2 ** 32 - 1);
@@ -251,7 +250,7 @@ export function resolvePolicy(o: PolicyInput): ResolvedPolicy {
   const native: NativePolicy = {
     reconnect: reconnectOn,
     backoffMs: backoff,
-    jitter: jitter === 'add' ? 1 : 0,
+    jitter: wireNumber(JITTER_MODES, jitter as JitterMode),
     jitterPercent: num(r.jitterPercent, 'reconnect.jitterPercent', 30, 0, 100),
     maxRetryAfterMs: num(r.maxRetryAfterMs, 'reconnect.maxRetryAfterMs', 3_600_000, 0, MAX_MS),
     maxAttempts: num(r.maxAttempts, 'reconnect.maxAttempts', 0, 0, 65534),
@@ -267,7 +266,7 @@ export function resolvePolicy(o: PolicyInput): ResolvedPolicy {
     queueMaxMessages,
     queueMaxBytes,
     queueTtlMs: num(q.ttlMs, 'queue.ttlMs', 0, 0, MAX_MS),
-    overflow: overflow === 'reject' ? 0 : overflow === 'drop-oldest' ? 1 : 2,
+    overflow: wireNumber(OVERFLOW_POLICIES, overflow),
     hookConfig: o.hookConfig,
     hookDecide: o.hookDecide,
     hookOnOpen: o.hookOnOpen,

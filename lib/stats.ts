@@ -1,7 +1,7 @@
 // The record of a session: counters and a bounded log of connection events,
 // fed by the session's events (whose times come from the service thread, so
 // they are right even when the JS thread was blocked when they happened).
-import type { Cause, SessionState } from './states';
+import type { Cause, SessionState } from './wire';
 
 // Durations run on the monotonic clock (the service thread's `mono`, and
 // monoNow() here: both CLOCK_MONOTONIC), so a stepped wall clock changes

@@ -7,17 +7,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace nlws {
+#include "wire.h"
 
-// How the schedule's delay is randomised.
-enum class Jitter : uint8_t {
-  // "Full jitter": uniform in [0, schedule value]. A mass drop (a server
-  // restart) then comes back spread over the whole first window instead of
-  // in one burst at the schedule's first value.
-  kFull = 0,
-  // lws's retry helper: the schedule value plus 0..jitterPercent % of it.
-  kAdd = 1,
-};
+namespace nlws {
 
 struct DelayInput {
   const std::vector<uint32_t>* schedule = nullptr;  // ms per attempt; the last repeats

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "wire.h"
+
 namespace nlws {
 
 struct TlsSettings {
@@ -41,7 +43,7 @@ struct SessionPolicy {
   bool reconnect = true;
   // Upper bounds of the full-jitter draw per attempt (lib/policy.ts says why these).
   std::vector<uint32_t> backoffMs{1800, 3600, 7200, 15000, 30000, 60000};
-  uint8_t jitter = 0;             // 0 full (uniform 0..delay), 1 add (delay + 0..jitterPercent %)
+  Jitter jitter = Jitter::kFull;
   uint8_t jitterPercent = 30;     // for jitter 1
   uint32_t maxRetryAfterMs = 3600000;  // a server's Retry-After is followed up to this
   uint16_t maxAttempts = 0;       // consecutive failed attempts; 0: no limit
@@ -57,7 +59,7 @@ struct SessionPolicy {
   uint32_t queueMaxMessages = 1000;
   uint64_t queueMaxBytes = 16ull << 20;
   uint32_t queueTtlMs = 0;
-  uint8_t overflow = 0;           // 0 reject (enforced by the façade), 1 drop-oldest, 2 drop-newest
+  Overflow overflow = Overflow::kReject;  // kReject is enforced by the façade
   bool hookConfig = false;        // ask JS for url/headers before each attempt
   bool hookDecide = false;        // ask JS (shouldReconnect) after each failure
   bool hookOnOpen = false;        // run JS onOpen before flushing the backlog

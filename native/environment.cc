@@ -370,7 +370,7 @@ static std::unique_ptr<ConnectOptions> ParseConnectOptions(napi_env env, napi_va
       }
     }
     auto u32 = [&](const char* name, double dflt) { return static_cast<uint32_t>(Number(env, Prop(env, pol, name), dflt)); };
-    p.jitter = static_cast<uint8_t>(u32("jitter", p.jitter));
+    p.jitter = u32("jitter", 0) == static_cast<uint32_t>(Jitter::kAdd) ? Jitter::kAdd : Jitter::kFull;
     p.jitterPercent = static_cast<uint8_t>(u32("jitterPercent", p.jitterPercent));
     p.maxRetryAfterMs = u32("maxRetryAfterMs", p.maxRetryAfterMs);
     p.maxAttempts = static_cast<uint16_t>(u32("maxAttempts", p.maxAttempts));
@@ -386,7 +386,8 @@ static std::unique_ptr<ConnectOptions> ParseConnectOptions(napi_env env, napi_va
     p.queueMaxMessages = u32("queueMaxMessages", p.queueMaxMessages);
     p.queueMaxBytes = static_cast<uint64_t>(Number(env, Prop(env, pol, "queueMaxBytes"), static_cast<double>(p.queueMaxBytes)));
     p.queueTtlMs = u32("queueTtlMs", p.queueTtlMs);
-    p.overflow = static_cast<uint8_t>(u32("overflow", p.overflow));
+    uint32_t overflow = u32("overflow", 0);
+    p.overflow = overflow <= static_cast<uint32_t>(Overflow::kDropNewest) ? static_cast<Overflow>(overflow) : Overflow::kReject;
     p.hookConfig = Bool(env, Prop(env, pol, "hookConfig"), false);
     p.hookDecide = Bool(env, Prop(env, pol, "hookDecide"), false);
     p.hookOnOpen = Bool(env, Prop(env, pol, "hookOnOpen"), false);
@@ -604,7 +605,7 @@ napi_value Environment::ReconnectDelayForTest(napi_env env, napi_callback_info i
   DelayInput in;
   in.schedule = &schedule;
   in.attempt = static_cast<uint32_t>(Number(env, Prop(env, o, "attempt"), 1));
-  in.jitter = StringProp(env, o, "jitter") == "add" ? Jitter::kAdd : Jitter::kFull;
+  in.jitter = StringProp(env, o, "jitter") == kJitterNames[static_cast<int>(Jitter::kAdd)] ? Jitter::kAdd : Jitter::kFull;
   in.jitterPercent = static_cast<uint32_t>(Number(env, Prop(env, o, "jitterPercent"), 30));
   in.retryAfterMs = static_cast<int64_t>(Number(env, Prop(env, o, "retryAfterMs"), -1));
   in.maxRetryAfterMs = static_cast<uint32_t>(Number(env, Prop(env, o, "maxRetryAfterMs"), 3600000));
@@ -795,20 +796,87 @@ napi_value Environment::Shutdown(napi_env env, napi_callback_info info) {
   return Undefined(env);
 }
 
+namespace {
+
+// A wire.h list of names, as a JS array (index = number).
+template <size_t N>
+napi_value NameList(napi_env env, const char* const (&names)[N]) {
+  napi_value a = nullptr;
+  if (napi_create_array_with_length(env, N, &a) != napi_ok) return nullptr;
+  for (size_t i = 0; i < N; i++) {
+    napi_value v;
+    if (napi_create_string_utf8(env, names[i], NAPI_AUTO_LENGTH, &v) == napi_ok)
+      napi_set_element(env, a, static_cast<uint32_t>(i), v);
+  }
+  return a;
+}
+
+}  // namespace
+
+// constants(): the wire contract (wire.h, event_batch.h) and lws's log levels
+// and version; lib/wire.ts is compared with it by test/wire.test.ts.
 napi_value Environment::Constants(napi_env env, napi_callback_info info) {
   napi_value o = nullptr;
   if (napi_create_object(env, &o) != napi_ok) return nullptr;
-  auto setInt = [&](const char* name, int v) {
+  auto setInt = [&](napi_value target, const char* name, int v) {
     napi_value n;
-    if (napi_create_int32(env, v, &n) == napi_ok) napi_set_named_property(env, o, name, n);
+    if (napi_create_int32(env, v, &n) == napi_ok) napi_set_named_property(env, target, name, n);
   };
-  setInt("indexStride", kIndexStride);
-  setInt("LLL_ERR", LLL_ERR);
-  setInt("LLL_WARN", LLL_WARN);
-  setInt("LLL_NOTICE", LLL_NOTICE);
-  setInt("LLL_INFO", LLL_INFO);
-  setInt("LLL_DEBUG", LLL_DEBUG);
-  setInt("LLL_CLIENT", LLL_CLIENT);
+  auto setList = [&](const char* name, napi_value list) {
+    if (list) napi_set_named_property(env, o, name, list);
+  };
+  setInt(o, "indexStride", kIndexStride);
+  napi_value columns = nullptr;
+  if (napi_create_object(env, &columns) == napi_ok) {
+    setInt(columns, "type", kColType);
+    setInt(columns, "id", kColId);
+    setInt(columns, "value", kColValue);
+    setInt(columns, "chunk", kColChunk);
+    setInt(columns, "offset", kColOffset);
+    setInt(columns, "length", kColLength);
+    napi_set_named_property(env, o, "indexColumns", columns);
+  }
+  napi_value events = nullptr;
+  if (napi_create_object(env, &events) == napi_ok) {
+    const struct {
+      const char* name;
+      EventType type;
+    } types[] = {
+        {"Open", EventType::kOpen},           {"Text", EventType::kText},
+        {"Binary", EventType::kBinary},       {"Close", EventType::kClose},
+        {"Error", EventType::kError},         {"Pong", EventType::kPong},
+        {"Sent", EventType::kSent},           {"Log", EventType::kLog},
+        {"State", EventType::kState},         {"Disconnect", EventType::kDisconnect},
+        {"Reconnecting", EventType::kReconnecting}, {"GiveUp", EventType::kGiveUp},
+        {"Stall", EventType::kStall},         {"Rotate", EventType::kRotate},
+        {"Drop", EventType::kDrop},           {"NeedConfig", EventType::kNeedConfig},
+        {"Decide", EventType::kDecide},       {"OnOpen", EventType::kOnOpen},
+        {"Gap", EventType::kGap},             {"CloseReceived", EventType::kCloseReceived},
+        {"Ping", EventType::kPing},           {"NeedLookup", EventType::kNeedLookup},
+    };
+    for (auto& t : types) setInt(events, t.name, static_cast<int>(t.type));
+    napi_set_named_property(env, o, "eventTypes", events);
+  }
+  setList("sessionStates", NameList(env, kSessionStateNames));
+  setList("causes", NameList(env, kCauseNames));
+  setList("actions", NameList(env, kActionNames));
+  setList("dropReasons", NameList(env, kDropReasonNames));
+  setList("overflow", NameList(env, kOverflowNames));
+  setList("jitter", NameList(env, kJitterNames));
+  napi_value drop = nullptr;
+  if (napi_create_object(env, &drop) == napi_ok) {
+    setInt(drop, "binary", kDropBinary);
+    setInt(drop, "reasonShift", kDropReasonShift);
+    setInt(drop, "reasonMask", kDropReasonMask);
+    setInt(drop, "priority", kDropPriority);
+    napi_set_named_property(env, o, "dropBits", drop);
+  }
+  setInt(o, "LLL_ERR", LLL_ERR);
+  setInt(o, "LLL_WARN", LLL_WARN);
+  setInt(o, "LLL_NOTICE", LLL_NOTICE);
+  setInt(o, "LLL_INFO", LLL_INFO);
+  setInt(o, "LLL_DEBUG", LLL_DEBUG);
+  setInt(o, "LLL_CLIENT", LLL_CLIENT);
   // lws's own version string ends in the git commit of the tree it was
   // built in (ours): report the release, and our changes to it apart.
   auto setString = [&](const char* name, const std::string& v) {

@@ -6,36 +6,6 @@
 
 namespace nlws {
 
-const char* CauseName(Cause c) {
-  switch (c) {
-    case Cause::kRefused: return "refused";
-    case Cause::kNetwork: return "network";
-    case Cause::kDns: return "dns";
-    case Cause::kTimeout: return "timeout";
-    case Cause::kTls: return "tls";
-    case Cause::kHttp: return "http";
-    case Cause::kProxy: return "proxy";
-    case Cause::kHandshake: return "handshake";
-    case Cause::kHeartbeat: return "heartbeat";
-    case Cause::kStall: return "stall";
-    case Cause::kClose: return "close";
-    case Cause::kProtocol: return "protocol";
-    case Cause::kConfig: return "config";
-    case Cause::kUser: return "user";
-  }
-  return "network";
-}
-
-const char* ActionName(Action a) {
-  switch (a) {
-    case Action::kRetry: return "retry";
-    case Action::kRetryAfter: return "retry-after";
-    case Action::kRefreshRetry: return "refresh-then-retry";
-    case Action::kGiveUp: return "give-up";
-  }
-  return "retry";
-}
-
 int64_t ParseRetryAfter(const std::string& value, int64_t nowMs) {
   size_t b = value.find_first_not_of(" \t");
   if (b == std::string::npos) return -1;

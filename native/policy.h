@@ -5,27 +5,9 @@
 #include <cstdint>
 #include <string>
 
+#include "wire.h"
+
 namespace nlws {
-
-// Why a connection (attempt) ended.
-enum class Cause : uint8_t {
-  kRefused,    // TCP connection refused
-  kNetwork,    // reset, unreachable, dropped (1006)
-  kDns,        // name resolution failed
-  kTimeout,    // opening handshake timed out
-  kTls,        // TLS handshake or certificate failure
-  kHttp,       // upgrade answered with a non-101 status
-  kProxy,      // the proxy answered CONNECT with a non-2xx status
-  kHandshake,  // bad 101 (accept key, extensions, subprotocol)
-  kHeartbeat,  // no proof of life within the heartbeat bounds
-  kStall,      // no application message within stallTimeoutMs
-  kClose,      // the server closed with a code
-  kProtocol,   // we failed the connection (1002, 1007, 1009)
-  kConfig,     // the headers/url function failed or timed out
-  kUser,       // close() or terminate()
-};
-
-const char* CauseName(Cause c);
 
 struct Failure {
   Cause cause = Cause::kNetwork;
@@ -37,9 +19,6 @@ struct Failure {
   bool reconnectOnNormalClose = true;
   int64_t nowMs = 0;       // wall clock, for Retry-After dates
 };
-
-enum class Action : uint8_t { kRetry, kRetryAfter, kRefreshRetry, kGiveUp };
-const char* ActionName(Action a);
 
 struct Decision {
   Action action = Action::kRetry;

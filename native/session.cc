@@ -100,7 +100,7 @@ void Session::Bury(std::unique_ptr<Connection> c) {
   while (!c->priority.empty()) {
     std::unique_ptr<OutMessage> m = std::move(c->priority.front());
     c->priority.pop_front();
-    EmitDrop(std::move(m), "closed", true);
+    EmitDrop(std::move(m), DropReason::kClosed, true);
   }
   service.Bury(std::move(c));
 }
@@ -425,18 +425,15 @@ void Session::Send(std::unique_ptr<OutMessage> m) {
 void Session::SendPriority(uint32_t generation, std::unique_ptr<OutMessage> m) {
   Connection* c = Attempt(generation);
   if (!c || c->phase != Connection::Phase::kOpen) {
-    EmitDrop(std::move(m), "closed", true);
+    EmitDrop(std::move(m), DropReason::kClosed, true);
     return;
   }
   c->priority.push_back(std::move(m));
   ConnectionWantWrite(*c);
 }
 
-void Session::EmitDrop(std::unique_ptr<OutMessage> m, const char* why, bool priority) {
-  int reason = why[0] == 'o' ? 0 : why[0] == 'e' ? 1 : 2;  // overflow, expired, closed
-  // value: bit 0 binary, bits 1-2 the reason, bit 3 an onOpen send.
-  service.events().Add(EventType::kDrop, id, (priority ? 8 : 0) + reason * 2 + (m->binary ? 1 : 0), m->payload(),
-                       m->size());
+void Session::EmitDrop(std::unique_ptr<OutMessage> m, DropReason why, bool priority) {
+  service.events().Add(EventType::kDrop, id, DropValue(why, m->binary, priority), m->payload(), m->size());
   // The bytes leave bufferedAmount as if sent.
   service.events().AddSent(id, static_cast<double>(m->size()), 1, priority ? 1 : 0);
 }
@@ -444,16 +441,16 @@ void Session::EmitDrop(std::unique_ptr<OutMessage> m, const char* why, bool prio
 void Session::EnforceQueueBounds() {
   const SessionPolicy& p = policy();
   while (!queue_.empty() && (queue_.size() > p.queueMaxMessages || queueBytes_ > p.queueMaxBytes)) {
-    if (p.overflow == 1) {  // drop-oldest
+    if (p.overflow == Overflow::kDropOldest) {
       std::unique_ptr<OutMessage> m = std::move(queue_.front());
       queue_.pop_front();
       queueBytes_ -= m->size();
-      EmitDrop(std::move(m), "overflow");
-    } else if (p.overflow == 2) {  // drop-newest
+      EmitDrop(std::move(m), DropReason::kOverflow);
+    } else if (p.overflow == Overflow::kDropNewest) {
       std::unique_ptr<OutMessage> m = std::move(queue_.back());
       queue_.pop_back();
       queueBytes_ -= m->size();
-      EmitDrop(std::move(m), "overflow");
+      EmitDrop(std::move(m), DropReason::kOverflow);
     } else {
       // reject: the façade refuses such sends, but it learns of a lost
       // connection a little late; what slips through is dropped, not kept
@@ -461,7 +458,7 @@ void Session::EnforceQueueBounds() {
       std::unique_ptr<OutMessage> m = std::move(queue_.back());
       queue_.pop_back();
       queueBytes_ -= m->size();
-      EmitDrop(std::move(m), "overflow");
+      EmitDrop(std::move(m), DropReason::kOverflow);
     }
   }
 }
@@ -474,7 +471,7 @@ void Session::ExpireQueue() {
     std::unique_ptr<OutMessage> m = std::move(queue_.front());
     queue_.pop_front();
     queueBytes_ -= m->size();
-    EmitDrop(std::move(m), "expired");
+    EmitDrop(std::move(m), DropReason::kExpired);
   }
 }
 
@@ -634,7 +631,7 @@ void Session::ScheduleRetry(const AttemptEnd& end, const nlws::Decision& d, int6
   DelayInput in;
   in.schedule = &table_;
   in.attempt = tries_;
-  in.jitter = p.jitter == 1 ? Jitter::kAdd : Jitter::kFull;
+  in.jitter = p.jitter;
   in.jitterPercent = p.jitterPercent;
   in.retryAfterMs = d.action == Action::kRetryAfter ? d.delayMs : -1;
   in.maxRetryAfterMs = p.maxRetryAfterMs;
@@ -685,7 +682,7 @@ void Session::Finish(int code, const std::string& reason) {
   while (!queue_.empty()) {
     std::unique_ptr<OutMessage> m = std::move(queue_.front());
     queue_.pop_front();
-    EmitDrop(std::move(m), "closed");
+    EmitDrop(std::move(m), DropReason::kClosed);
   }
   queueBytes_ = 0;
   SetRxPaused(false);

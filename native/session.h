@@ -24,13 +24,12 @@
 #include "log_sink.h"
 #include "policy.h"
 #include "timer_queue.h"
+#include "wire.h"
 
 namespace nlws {
 
 class ServiceThread;
 struct Connection;
-
-enum class SessionState : uint8_t { kConnecting = 0, kOpen = 1, kReconnecting = 2, kClosing = 3, kClosed = 4 };
 
 // How an attempt ended, as the attempt saw it.
 struct AttemptEnd {
@@ -115,7 +114,7 @@ class Session {
   void FollowRedirect(const Connection& from, const AttemptEnd& end, bool rotation);
   void LaunchAttempt(Connection& c);
   void Emit(EventType type, double value, const std::string& json);
-  void EmitDrop(std::unique_ptr<OutMessage> m, const char* why, bool priority = false);
+  void EmitDrop(std::unique_ptr<OutMessage> m, DropReason why, bool priority = false);
   void EnforceQueueBounds();
   void ExpireQueue();
   void Flush();  // ask the active connection to write
