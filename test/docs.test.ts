@@ -51,6 +51,23 @@ function sources(dir: string, ext: RegExp): Array<[string, string]> {
     .map((f) => [`${dir}/${f}`, fs.readFileSync(path.join(root, dir, f), 'utf8')]);
 }
 
+describe('README: a fresh machine', () => {
+  // Its first lines are what a newcomer and CI follow: the two commands must
+  // be there, and what they name must exist.
+  it('gives the demo and test commands in its first lines, and they exist', () => {
+    const top = readme.split('\n').slice(0, 12).join('\n');
+    expect(top).toContain('bash scripts/setup.sh && npm run demo');
+    expect(top).toContain('bash scripts/setup.sh && npm test');
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+    expect(pkg.scripts.demo).toBeTruthy();
+    expect(pkg.scripts.test).toBeTruthy();
+    expect(fs.existsSync(path.join(root, 'scripts', 'setup.sh'))).toBe(true);
+    const ci = fs.readFileSync(path.join(root, '.ci', 'run'), 'utf8');
+    expect(ci).toContain('bash scripts/setup.sh');
+    expect(ci).toMatch(/\bnpm test\b/);
+  });
+});
+
 describe('README: options', () => {
   const top = fields('options.ts', 'ConnectOptions');
   const nested: Array<[string, string, string]> = [
