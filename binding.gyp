@@ -5,6 +5,7 @@
   'variables': {
     'lws_prefix': '<!(node scripts/lws-prefix.js)',
     'multiarch': '<!(gcc -print-multiarch)',
+    'napi_include': '<!(node scripts/napi-include.js)',
   },
   'targets': [
     {
@@ -12,8 +13,9 @@
       'sources': ['<@(addon_sources)'],
       'include_dirs': [
         '<(lws_prefix)/include',
+        '<(napi_include)',
       ],
-      'defines': ['NAPI_VERSION=8'],
+      'defines': ['<@(addon_defines)'],
       'cflags_cc': ['-std=c++17', '-fvisibility=hidden', '-Wall', '-Wextra', '-Wno-unused-parameter'],
       'cflags_cc!': ['-fno-exceptions', '-std=gnu++17'],
       'libraries': [

@@ -22,14 +22,22 @@ interface NativeBinding {
   decision(id: number, retry: boolean, delayMs: number): void;
   onOpenDone(id: number, attempt: number, error: string): void;
   sendPriority(id: number, attempt: number, data: string | Uint8Array, binary: boolean): void;
-  classify(failure: Record<string, unknown>): { action: string; delayMs: number; reason: string; spread: boolean; keepClimbing: boolean };
-  reconnectDelay(input: Record<string, unknown>): { delayMs: number; scheduleMs: number; floorMs: number; retryAfterWon: boolean };
   resolved(id: number, attempt: number, addresses: string[] | null, error: string): void;
-  orderAddresses(addresses: string[], family: number): string[];
   constants(): Record<string, unknown>;
   serviceInfo(): ServiceInfo;
-  cpuBudget(root: string, affinity: number): ServiceInfo;
+  testing: TestHooks;
+}
+
+/** native/js/test_hooks.cc: pure native functions, for their tests. */
+interface TestHooks {
+  classify(failure: Record<string, unknown>): { action: string; delayMs: number; reason: string; spread: boolean; keepClimbing: boolean };
+  reconnectDelay(input: Record<string, unknown>): { delayMs: number; scheduleMs: number; floorMs: number; retryAfterWon: boolean };
+  /** The order the timer queue fires timers in after `ops` (flat [kind 0 schedule | 1 cancel, timer, offsetUs]). */
   timerQueue(timers: number, ops: number[]): number[];
+  /** The CPU budget as read below `root` (a directory laid out like /proc and /sys/fs/cgroup). */
+  cpuBudget(root: string, affinity: number): ServiceInfo;
+  /** The order the addresses of a name are tried in. */
+  orderAddresses(addresses: string[], family: number): string[];
 }
 
 /** What the service thread decided from the CPUs the process has. */
@@ -196,18 +204,6 @@ export const native = {
   resolved(id: number, attempt: number, addresses: string[] | null, error: string): void {
     binding.resolved(id, attempt, addresses, error);
   },
-  /** The order addresses are tried in (native/resolver.h, for its tests). */
-  orderAddresses(addresses: string[], family: number): string[] {
-    return binding.orderAddresses(addresses, family);
-  },
-  /** The native reconnect delay (native/backoff.h, for its tests). */
-  reconnectDelay(input: Record<string, unknown>): { delayMs: number; scheduleMs: number; floorMs: number; retryAfterWon: boolean } {
-    return binding.reconnectDelay(input);
-  },
-  /** The native reconnect classifier (for its tests). */
-  classify(failure: Record<string, unknown>): { action: string; delayMs: number; reason: string; spread: boolean; keepClimbing: boolean } {
-    return binding.classify(failure);
-  },
   /** The addon's constants: the wire contract, as test/wire.test.ts compares it with lib/wire.ts. */
   constants(): Record<string, unknown> {
     return binding.constants();
@@ -216,14 +212,12 @@ export const native = {
   serviceInfo(): ServiceInfo {
     return binding.serviceInfo();
   },
-  /** The CPU budget as read below `root` (a directory laid out like /proc and /sys/fs/cgroup), for its tests. */
-  cpuBudget(root: string, affinity: number): ServiceInfo {
-    return binding.cpuBudget(root, affinity);
-  },
-  /** The order the service thread's timer queue fires timers in after `ops` (flat [kind 0 schedule | 1 cancel, timer, offsetUs]), for its tests. */
-  timerQueue(timers: number, ops: number[]): number[] {
-    return binding.timerQueue(timers, ops);
-  },
+  /**
+   * The pure native functions with chosen inputs, for their tests
+   * (native/js/test_hooks.cc): the failure classifier, the reconnect delay,
+   * the timer queue, the CPU budget below another root, the address order.
+   */
+  testing: binding.testing,
   /** Queued for the end of the current tick: one hand-over for all sends. */
   send(id: number, data: string | Uint8Array, binary: boolean): void {
     if (sendQueue.length === 0) queueMicrotask(flushSends);

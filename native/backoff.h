@@ -1,7 +1,7 @@
 // The reconnect delay as plain code: how long an attempt waits, from the
 // backoff schedule, its jitter and a server's Retry-After. One place decides
 // it; no lws, no clock, no randomness of its own (the caller passes the
-// random draw), so tests call it through the addon's `reconnectDelay` hook
+// random draw), so tests call it through the addon's `testing.reconnectDelay` hook
 // with chosen draws.
 #pragma once
 #include <cstdint>
@@ -15,9 +15,9 @@ struct DelayInput {
   const std::vector<uint32_t>* schedule = nullptr;  // ms per attempt; the last repeats
   uint32_t attempt = 1;            // 1 for the first retry after a loss
   Jitter jitter = Jitter::kFull;
-  uint32_t jitterPercent = 30;     // kAdd only
+  uint32_t jitterPercent = 0;      // kAdd only
   int64_t retryAfterMs = -1;       // the server's Retry-After, ms from now; -1: none
-  uint32_t maxRetryAfterMs = 3600000;
+  uint32_t maxRetryAfterMs = 0;
   bool spread = false;             // a planned restart (close 1012): full jitter whatever `jitter` says
   double random = 0;               // a uniform draw in [0, 1)
 };

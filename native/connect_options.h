@@ -1,5 +1,6 @@
 // Everything one connection attempt needs, already validated by the façade
-// (lib/options.ts): nothing here is checked again before it reaches lws.
+// (lib/options): nothing here is checked again before it reaches lws. No
+// defaults here either: the façade's are the only ones, and it sends every field; what is not set reads as zero.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -19,7 +20,7 @@ struct TlsSettings {
   std::string certPem;
   std::string keyPem;
   std::string passphrase;
-  bool rejectUnauthorized = true;
+  bool rejectUnauthorized = false;
   // Each relaxes one check (lws's LCCSCF_ALLOW_* flags); see lws_glue.cc.
   bool allowSelfSigned = false;    // DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN
   bool allowUnknownCA = false;     // UNABLE_TO_GET_ISSUER_CERT_LOCALLY, UNABLE_TO_VERIFY_LEAF_SIGNATURE
@@ -40,24 +41,24 @@ struct ProxySettings {
 // What the persistence engine does between and around connections. Times in
 // ms; 0 disables the feature it controls.
 struct SessionPolicy {
-  bool reconnect = true;
-  // Upper bounds of the full-jitter draw per attempt (lib/policy.ts says why these).
-  std::vector<uint32_t> backoffMs{1800, 3600, 7200, 15000, 30000, 60000};
+  bool reconnect = false;
+  // Upper bounds of the full-jitter draw per attempt; the last repeats.
+  std::vector<uint32_t> backoffMs;
   Jitter jitter = Jitter::kFull;
-  uint8_t jitterPercent = 30;     // for jitter 1
-  uint32_t maxRetryAfterMs = 3600000;  // a server's Retry-After is followed up to this
+  uint8_t jitterPercent = 0;      // for Jitter::kAdd
+  uint32_t maxRetryAfterMs = 0;   // a server's Retry-After is followed up to this
   uint16_t maxAttempts = 0;       // consecutive failed attempts; 0: no limit
-  uint32_t resetAfterMs = 30000;  // uptime after which the try counter resets
-  bool reconnectOnNormalClose = true;
-  uint32_t heartbeatIntervalMs = 30000;
-  uint32_t heartbeatTimeoutMs = 10000;
+  uint32_t resetAfterMs = 0;      // uptime after which the try counter resets
+  bool reconnectOnNormalClose = false;
+  uint32_t heartbeatIntervalMs = 0;
+  uint32_t heartbeatTimeoutMs = 0;
   bool pongOnly = false;          // only PONGs prove life (not any frame)
   uint32_t stallTimeoutMs = 0;
   uint32_t maxAgeMs = 0;
-  uint8_t maxAgeJitterPercent = 10;
-  uint32_t rotationOverlapMs = 1000;  // old connection still delivers after a switch
-  uint32_t queueMaxMessages = 1000;
-  uint64_t queueMaxBytes = 16ull << 20;
+  uint8_t maxAgeJitterPercent = 0;
+  uint32_t rotationOverlapMs = 0;  // old connection still delivers after a switch
+  uint32_t queueMaxMessages = 0;
+  uint64_t queueMaxBytes = 0;
   uint32_t queueTtlMs = 0;
   Overflow overflow = Overflow::kReject;  // kReject is enforced by the façade
   bool hookConfig = false;        // ask JS for url/headers before each attempt
@@ -82,17 +83,17 @@ struct ConnectOptions {
   // to, families interleaved, the next one attemptTimeoutMs after the
   // previous started or at once when it failed (RFC 8305); false: the
   // first address only. family 4 or 6: that family only.
-  bool autoSelectFamily = true;
-  uint32_t attemptTimeoutMs = 250;
+  bool autoSelectFamily = false;
+  uint32_t attemptTimeoutMs = 0;
   uint8_t family = 0;
-  bool perMessageDeflate = true;
-  bool autoPong = true;    // answer PINGs natively (ws's autoPong)
-  uint64_t maxPayload = 100ull << 20;
+  bool perMessageDeflate = false;
+  bool autoPong = false;   // answer PINGs natively (ws's autoPong)
+  uint64_t maxPayload = 0;
   bool skipUtf8Validation = false;  // ws's skipUTF8Validation: text and close reasons unchecked
-  uint32_t fragmentSize = 64 * 1024;
-  uint64_t rxHighWater = 16ull << 20;  // bytes handed to JS and not yet consumed
-  uint32_t closeTimeoutMs = 5000;
-  uint32_t handshakeTimeoutMs = 30000;
+  uint32_t fragmentSize = 0;
+  uint64_t rxHighWater = 0;  // bytes handed to JS and not yet consumed (receiveHighWaterMark)
+  uint32_t closeTimeoutMs = 0;
+  uint32_t handshakeTimeoutMs = 0;
   TlsSettings tls;
   ProxySettings proxy;
   SessionPolicy policy;

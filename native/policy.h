@@ -1,6 +1,7 @@
 // Reconnect policy as plain code: how a failure is classified and what
 // happens next. No lws, no threads: the service thread calls it, and tests
-// call it through the addon's `classify` hook.
+// call it through the addon's `testing.classify` hook
+// (native/js/test_hooks.cc).
 #pragma once
 #include <cstdint>
 #include <string>

@@ -46,10 +46,7 @@ double WallAt(double monoThen, double monoNow, double wallNow) { return wallNow 
 }  // namespace
 
 Session::Session(ServiceThread& s, uint32_t i, std::shared_ptr<ConnectOptions> o)
-    : service(s), id(i), opts(std::move(o)), log(SessionLogCreate(i)) {
-  const SessionPolicy& p = policy();
-  table_ = p.backoffMs.empty() ? std::vector<uint32_t>{1000} : p.backoffMs;
-}
+    : service(s), id(i), opts(std::move(o)), log(SessionLogCreate(i)) {}
 
 Session::~Session() {
   SessionLogRelease(log);
@@ -517,7 +514,7 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
     if (!userClosing_) {
       // Keep the old connection; try the rotation again after a pause.
       Emit(EventType::kRotate, gen, "{\"phase\":\"failed\",\"at\":" + Num(now) + "}");
-      if (policy().maxAgeMs) Schedule(service, ageTimer_, this, table_[0], OnAgeTimer);
+      if (policy().maxAgeMs) Schedule(service, ageTimer_, this, policy().backoffMs.empty() ? 0 : policy().backoffMs[0], OnAgeTimer);
     }
     return;
   }
@@ -629,7 +626,7 @@ void Session::ScheduleRetry(const AttemptEnd& end, const nlws::Decision& d, int6
     return;
   }
   DelayInput in;
-  in.schedule = &table_;
+  in.schedule = &p.backoffMs;
   in.attempt = tries_;
   in.jitter = p.jitter;
   in.jitterPercent = p.jitterPercent;

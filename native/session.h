@@ -170,7 +170,6 @@ class Session {
   uint32_t openGeneration_ = 0;              // attempt that is open, 0 if none
   double lastMessageMs_ = 0;                 // last application message (monotonic clock)
   double downSinceMs_ = 0;                   // monotonic clock of the last loss
-  std::vector<uint32_t> table_;
 
   Fifo<std::unique_ptr<OutMessage>> queue_;
   uint64_t queueBytes_ = 0;

@@ -1,10 +1,23 @@
-# The one list of native sources. binding.gyp includes this file and
-# CMakeLists.txt parses it, so the two build paths cannot drift.
+# The one list of native sources and of the addon's defines. binding.gyp
+# includes this file and CMakeLists.txt parses it, so the two build paths
+# cannot drift.
 {
   'variables': {
+    # node-addon-api with C++ exceptions; a failed call while a worker
+    # terminates is dropped, not a fatal error (native/js/environment.h).
+    'addon_defines': [
+      'NAPI_VERSION=8',
+      'NAPI_CPP_EXCEPTIONS',
+      'NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS',
+      'NODE_ADDON_API_DISABLE_DEPRECATED',
+    ],
     'addon_sources': [
-      'native/addon.cc',
-      'native/environment.cc',
+      'native/js/environment.cc',
+      'native/js/commands.cc',
+      'native/js/read_options.cc',
+      'native/js/deliver.cc',
+      'native/js/constants.cc',
+      'native/js/test_hooks.cc',
       'native/service_thread.cc',
       'native/command_queue.cc',
       'native/event_batch.cc',

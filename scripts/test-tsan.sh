@@ -17,7 +17,7 @@ lws=$(node scripts/lws-prefix.js)
 
 # The addon's sources, from the one list, less the Node-API boundary.
 mapfile -t sources < <(grep -o "'native/[^']*\.cc'" native/sources.gypi | tr -d "'" |
-  grep -v -e '^native/addon\.cc$' -e '^native/environment\.cc$')
+  grep -v '^native/js/')
 
 build() {  # <output> <sanitizer flags...>
   local started output=$1

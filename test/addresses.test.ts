@@ -115,7 +115,7 @@ describe('the order in which addresses are tried (RFC 8305 section 4)', () => {
     [['::1', '127.0.0.1', '::2'], 6, ['::1', '::2']],
     [['127.0.0.1'], 6, []],
   ] as const)('%j, family %i: %j', (given, family, expected) => {
-    expect(native.orderAddresses([...given], family)).toEqual(expected);
+    expect(native.testing.orderAddresses([...given], family)).toEqual(expected);
   });
 });
 

@@ -20,7 +20,8 @@ type DelayInput = {
   random?: number;
 };
 
-const delay = (i: DelayInput) => native.reconnectDelay({ schedule: [100, 200, 400], ...i });
+// The hook takes every field; these are the options' defaults (lib/policy.ts).
+const delay = (i: DelayInput) => native.testing.reconnectDelay({ schedule: [100, 200, 400], jitterPercent: 30, maxRetryAfterMs: 3_600_000, ...i });
 
 describe('the schedule and its jitter', () => {
   it('full jitter: uniform in [0, schedule value], attempt by attempt, the last value repeating', () => {
@@ -89,7 +90,7 @@ describe("a server's Retry-After", () => {
 
 describe('the classifier on Retry-After values and planned restarts', () => {
   const NOW = Date.UTC(2024, 0, 15, 12, 0, 0);
-  const http503 = (retryAfter: string) => native.classify({ cause: 'http', status: 503, retryAfter, nowMs: NOW });
+  const http503 = (retryAfter: string) => native.testing.classify({ cause: 'http', status: 503, retryAfter, nowMs: NOW });
   const CENTURY = 1000 * 3600 * 24 * 365 * 100;
 
   it.each([
@@ -108,9 +109,9 @@ describe('the classifier on Retry-After values and planned restarts', () => {
   });
 
   it('1012 (service restart) reconnects spread; 1013 (try again later) keeps climbing; 1001 (going away) backs off as usual', () => {
-    expect(native.classify({ cause: 'close', code: 1012 })).toMatchObject({ action: 'retry', spread: true, keepClimbing: false });
-    expect(native.classify({ cause: 'close', code: 1013 })).toMatchObject({ action: 'retry', spread: false, keepClimbing: true });
-    expect(native.classify({ cause: 'close', code: 1001 })).toMatchObject({ action: 'retry', spread: false, keepClimbing: false });
+    expect(native.testing.classify({ cause: 'close', code: 1012 })).toMatchObject({ action: 'retry', spread: true, keepClimbing: false });
+    expect(native.testing.classify({ cause: 'close', code: 1013 })).toMatchObject({ action: 'retry', spread: false, keepClimbing: true });
+    expect(native.testing.classify({ cause: 'close', code: 1001 })).toMatchObject({ action: 'retry', spread: false, keepClimbing: false });
   });
 });
 

@@ -81,7 +81,7 @@ describe('the cgroup CPU quota', () => {
       'proc/self/cgroup': '0::/app/web\n',
       'sys/fs/cgroup/app/web/cpu.max': '150000 100000\n',
     });
-    expect(native.cpuBudget(root, 4)).toEqual({ cpus: 4, cpuQuota: 1.5, spinAllowed: false });
+    expect(native.testing.cpuBudget(root, 4)).toEqual({ cpus: 4, cpuQuota: 1.5, spinAllowed: false });
   });
 
   it('v2 cpu.max of two CPUs or more, or "max", allows it', () => {
@@ -90,13 +90,13 @@ describe('the cgroup CPU quota', () => {
       'proc/self/cgroup': '0::/app\n',
       'sys/fs/cgroup/app/cpu.max': '200000 100000\n',
     });
-    expect(native.cpuBudget(two, 4)).toEqual({ cpus: 4, cpuQuota: 2, spinAllowed: true });
+    expect(native.testing.cpuBudget(two, 4)).toEqual({ cpus: 4, cpuQuota: 2, spinAllowed: true });
     const none = tree({
       'proc/self/mountinfo': V2_MOUNT,
       'proc/self/cgroup': '0::/app\n',
       'sys/fs/cgroup/app/cpu.max': 'max 100000\n',
     });
-    expect(native.cpuBudget(none, 4)).toEqual({ cpus: 4, cpuQuota: null, spinAllowed: true });
+    expect(native.testing.cpuBudget(none, 4)).toEqual({ cpus: 4, cpuQuota: null, spinAllowed: true });
   });
 
   it('a parent cgroup’s quota applies to the process in its child', () => {
@@ -106,7 +106,7 @@ describe('the cgroup CPU quota', () => {
       'sys/fs/cgroup/pod/cpu.max': '100000 100000\n',
       'sys/fs/cgroup/pod/container/cpu.max': 'max 100000\n',
     });
-    expect(native.cpuBudget(root, 8)).toEqual({ cpus: 8, cpuQuota: 1, spinAllowed: false });
+    expect(native.testing.cpuBudget(root, 8)).toEqual({ cpus: 8, cpuQuota: 1, spinAllowed: false });
   });
 
   it('inside a cgroup namespace the mount’s root is the process’s cgroup', () => {
@@ -115,7 +115,7 @@ describe('the cgroup CPU quota', () => {
       'proc/self/cgroup': '0::/kubepods/pod1\n',
       'sys/fs/cgroup/cpu.max': '50000 100000\n',
     });
-    expect(native.cpuBudget(root, 2)).toEqual({ cpus: 2, cpuQuota: 0.5, spinAllowed: false });
+    expect(native.testing.cpuBudget(root, 2)).toEqual({ cpus: 2, cpuQuota: 0.5, spinAllowed: false });
   });
 
   it('v1 cpu.cfs_quota_us / cpu.cfs_period_us, -1 meaning none', () => {
@@ -125,19 +125,19 @@ describe('the cgroup CPU quota', () => {
       'sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us': '50000\n',
       'sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_period_us': '100000\n',
     });
-    expect(native.cpuBudget(limited, 2)).toEqual({ cpus: 2, cpuQuota: 0.5, spinAllowed: false });
+    expect(native.testing.cpuBudget(limited, 2)).toEqual({ cpus: 2, cpuQuota: 0.5, spinAllowed: false });
     const unlimited = tree({
       'proc/self/mountinfo': V1_MOUNTS,
       'proc/self/cgroup': '4:cpu,cpuacct:/docker/abc\n',
       'sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us': '-1\n',
       'sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_period_us': '100000\n',
     });
-    expect(native.cpuBudget(unlimited, 2)).toEqual({ cpus: 2, cpuQuota: null, spinAllowed: true });
+    expect(native.testing.cpuBudget(unlimited, 2)).toEqual({ cpus: 2, cpuQuota: null, spinAllowed: true });
   });
 
   it('one CPU in the mask is one CPU whatever the quota; nothing readable means no quota', () => {
     const empty = tree({ 'proc/self/cgroup': '0::/\n' });
-    expect(native.cpuBudget(empty, 1)).toEqual({ cpus: 1, cpuQuota: null, spinAllowed: false });
-    expect(native.cpuBudget(empty, 2)).toEqual({ cpus: 2, cpuQuota: null, spinAllowed: true });
+    expect(native.testing.cpuBudget(empty, 1)).toEqual({ cpus: 1, cpuQuota: null, spinAllowed: false });
+    expect(native.testing.cpuBudget(empty, 2)).toEqual({ cpus: 2, cpuQuota: null, spinAllowed: true });
   });
 });

@@ -116,9 +116,9 @@ describe('the packed tarball', () => {
       'CMakeLists.txt',
       'scripts/build-native.js',
       'deps/lws.env',
-      'native/addon.cc',
-      'native/environment.cc',
-      'native/environment.h',
+      'scripts/napi-include.js',
+      'native/js/environment.cc',
+      'native/js/environment.h',
       'native/sources.gypi',
     ]) {
       expect(has(entry), `${entry} in ${tarball}`).toBe(true);

@@ -21,7 +21,7 @@ type Failure = {
 const NOW = Date.UTC(2024, 0, 15, 12, 0, 0);
 
 function classify(f: Failure): { action: string; delayMs: number; reason: string } {
-  const d = native.classify({ nowMs: NOW, ...f });
+  const d = native.testing.classify({ nowMs: NOW, ...f });
   // Every decision explains itself.
   expect(typeof d.reason).toBe('string');
   expect(d.reason.length).toBeGreaterThan(0);

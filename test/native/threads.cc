@@ -432,7 +432,15 @@ class Env {
     o->host = kind == Kind::kResolved ? "localhost" : "127.0.0.1";
     o->port = kind == Kind::kRefused ? closedPort_ : echoPort_;
     o->path = "/";
+    // Every field the paths below read (ConnectOptions has no defaults:
+    // the façade sends them all).
     o->perMessageDeflate = false;
+    o->autoPong = true;
+    o->autoSelectFamily = true;
+    o->attemptTimeoutMs = 250;
+    o->maxPayload = 1 << 20;
+    o->fragmentSize = 64 * 1024;
+    o->tls.rejectUnauthorized = true;
     o->closeTimeoutMs = 2000;
     o->handshakeTimeoutMs = 5000;
     // Small: the 70000-byte echo pauses reading until the JS side's
@@ -442,6 +450,10 @@ class Env {
     p.reconnect = kind == Kind::kDropper || kind == Kind::kRotating;
     p.backoffMs = {5, 10};
     p.jitterPercent = 1;
+    p.maxRetryAfterMs = 1000;
+    p.reconnectOnNormalClose = true;
+    p.queueMaxMessages = 1000;
+    p.queueMaxBytes = 1 << 20;
     if (kind == Kind::kDropper) {
       p.hookDecide = true;
       p.hookOnOpen = true;

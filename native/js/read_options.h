@@ -1,0 +1,16 @@
+// The record lib/options builds (NativeConnectOptions), read into a
+// ConnectOptions. No defaults live here: the façade sends every field (its
+// defaults are the only ones). A raw caller's
+// missing or wrong-typed field reads as zero, false or empty (values.h).
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "../connect_options.h"
+
+namespace nlws::js {
+
+std::unique_ptr<ConnectOptions> ReadConnectOptions(const Napi::Object& o);
+
+}  // namespace nlws::js
