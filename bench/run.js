@@ -8,6 +8,7 @@
 //   npm run bench -- --modes onecore   one mode only (unpinned, onecore)
 //   other flags: --reps N (default 3), --out FILE (default bench/RESULTS.md),
 //                --no-syscalls        skip the extra runs that count system calls with perf
+//                --clients ws,nlws    only these clients (ws is always run: ratios are to it)
 //                --server-send ws     stream through ws.send() instead of pre-framed writes
 //
 // Workloads: recv (receive throughput and JS-thread cost), echo, pipeline,
@@ -78,7 +79,9 @@ const T = QUICK
   ? { warmupMs: 200, windowMs: 600, echoWarm: 1000, echoCount: 5000 }
   : { warmupMs: 250, windowMs: 800, echoWarm: 2000, echoCount: 20000 };
 
-const CLIENTS = ['ws', 'nlws', 'undici']; // ws first: the reference
+// --clients ws,nlws: a subset (ws is always kept: ratios are to it), for
+// short targeted runs; the floor (raw) still runs in receive cells.
+const CLIENTS = ['ws', 'nlws', 'undici'].filter((k) => k === 'ws' || !value('--clients', null) || value('--clients', '').split(',').includes(k)); // ws first: the reference
 const LABEL = { ws: 'ws 8', nlws: 'node-libwebsockets', undici: 'undici WebSocket', raw: 'node:net floor' };
 
 const RECV_CELLS = QUICK

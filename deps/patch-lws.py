@@ -175,6 +175,53 @@ Since TLS 1.1 an unclean close no longer forbids resumption (RFC 5246
 before it is freed, which keeps its session. A failed handshake (a
 certificate refused, say) never completes, so its session is not kept.
 
+15. Reading a whole buffer per read, payload straight from it (ops-ws.c,
+client-ws.c). For a client ws connection lws read at most the protocol's
+rx_buffer_size per read() (rops_handle_POLLIN_ws: ebuf.len =
+rx_ubuf_alloc), 2 KiB for us: a 64 KiB message cost 32 reads and 32
+service rounds, and each payload byte was copied from the read buffer
+(the per-thread serv_buf) into the connection's rx_ubuf before the user
+saw it. A client connection now reads up to pt_serv_buf_size (the
+per-thread buffer, 64 KiB) at a time, and the frame parser hands the
+payload of an uncompressed data frame to the user straight from that
+buffer (LWS_CALLBACK_CLIENT_RECEIVE with a span of it, as many bytes as
+the read holds, up to the frame's end), without staging it in rx_ubuf.
+That path runs only in the middle of an established connection's
+unmasked TEXT, BINARY or CONTINUATION frame whose message is not
+compressed, with nothing staged in rx_ubuf, and lws's own UTF-8 check off;
+frame headers, control frames (staged: PING, PONG, Close are at most 125
+bytes), compressed messages (the inflater reads rx_ubuf) and closing
+connections keep lws's path. Nothing else changes around the callback:
+lws_is_final_fragment() and lws_remaining_packet_payload() hold as for a
+spill (the frame's remaining length is decremented first), the first
+fragment flag is cleared after it, a non-zero return fails the connection
+as fix 8 does, and when the callback pauses the connection (rx flow
+control) the loop's flow-control check caches the rest of the read in
+lws's buflist as before. lws does not write the NUL it puts after a
+spill's payload (it would land on the next frame's first byte). rx_ubuf
+still exists (control frames, compressed input), so rx_buffer_size can be
+small.
+
+16. TLS with OpenSSL's read-ahead (openssl-ssl.c). OpenSSL reads a record
+header and then its body, two read() calls per record of at most 16 KiB;
+with read-ahead on (the addon sets it, with a 64 KiB read buffer and
+SSL_MODE_RELEASE_BUFFERS, on each client SSL_CTX) one read() takes as many
+records as the buffer holds. lws decided whether OpenSSL still held data
+with SSL_pending(), which counts only the rest of the record being
+decrypted: whole records waiting in the read-ahead buffer were invisible
+to it, and since the socket is drained they would never raise POLLIN (the
+connection would stall). lws_ssl_pending() and the "pending TLS" list
+(which fakes POLLIN) now use SSL_has_pending(), which counts them; when
+what is buffered is only part of a record, SSL_read() asks for more
+(WANT_READ) and the connection leaves that list, so the socket's next
+POLLIN brings the rest and the service loop does not spin meanwhile.
+lws's read loop (ops-ws.c) goes on while lws_ssl_pending() says so and
+closed the connection as "spinning" after 100 turns; a read-ahead buffer
+can hold far more than 100 small records (a server writing each small
+message as a record of its own), so after 100 turns it now returns and
+lets the pending list bring the connection back in the next service
+round, after the other connections had theirs.
+
 Last, the set of changes applied is recorded in lws itself (in
 lib/core/libwebsockets.c): nlws_lws_patch_set() returns the name of each
 change (its mark) and the SHA-256 of this script, which the addon reports as
@@ -561,6 +608,108 @@ EXT_FAIL = """\t\t\tif (n < 0) {
 \t\t\t\treturn -1;
 \t\t\t}
 """
+
+
+# -- 15: whole-buffer reads, payload straight from the read buffer ---------
+
+READ_SIZE_MARK = "/* node-libwebsockets: a client reads a whole buffer */"
+READ_SIZE_ANCHOR = (
+    "\t\tif (lwsi_role_ws(wsi))\n"
+    "\t\t\tebuf.len = (int)wsi->ws->rx_ubuf_alloc;\n"
+)
+READ_SIZE = "\t\t" + READ_SIZE_MARK + """
+\t\tif (lwsi_role_ws(wsi) && !lwsi_role_client(wsi))
+\t\t\tebuf.len = (int)wsi->ws->rx_ubuf_alloc;
+"""
+
+DIRECT_MARK = "/* node-libwebsockets: payload straight from the read buffer */"
+DIRECT_ANCHOR = "\t\t/* node-libwebsockets: bulk payload */\n"
+DIRECT = "\t\t" + DIRECT_MARK + """
+\t\tif (wsi->lws_rx_parse_state == LWS_RXPS_WS_FRAME_PAYLOAD &&
+\t\t    wsi->ws->rx_packet_length && !wsi->ws->rx_ubuf_head &&
+\t\t    !wsi->ws->this_frame_masked && !(wsi->ws->opcode & 8) &&
+\t\t    !(wsi->ws->rsv_first_msg & 0x40) && !wsi->ws->check_utf8 &&
+\t\t    lwsi_state(wsi) == LRS_ESTABLISHED &&
+\t\t    wsi->a.protocol && wsi->a.protocol->callback) {
+\t\t\tunsigned char *span = *buf;
+\t\t\tsize_t n = len;
+\t\t\tint m;
+
+\t\t\tif (n > wsi->ws->rx_packet_length)
+\t\t\t\tn = wsi->ws->rx_packet_length;
+\t\t\twsi->ws->rx_packet_length -= n;
+\t\t\tif (!wsi->ws->rx_packet_length)
+\t\t\t\twsi->lws_rx_parse_state = LWS_RXPS_NEW;
+\t\t\t*buf += n;
+\t\t\tlen -= n;
+\t\t\tm = wsi->a.protocol->callback(wsi, LWS_CALLBACK_CLIENT_RECEIVE,
+\t\t\t\t\t\twsi->user_space, span, n);
+\t\t\twsi->ws->first_fragment = 0;
+\t\t\tif (m) {
+\t\t\t\twsi->ws->nlws_rx_done = 1;
+\t\t\t\treturn -1;
+\t\t\t}
+\t\t\tcontinue;
+\t\t}
+
+""" + DIRECT_ANCHOR
+
+
+# -- 16: TLS read-ahead ---------------------------------------------------
+
+RA_MARK = "/* node-libwebsockets: read-ahead (buffered records) */"
+RA_SANITY = """		else
+			/*
+			 * Something has gone wrong, we are spinning...
+			 * let's bail on this connection
+			 */
+			return LWS_HPI_RET_PLEASE_CLOSE_ME;
+"""
+RA_NEXT_MARK = "/* node-libwebsockets: read-ahead (next round) */"
+RA_SANITY_NEW = """		else
+			""" + RA_NEXT_MARK + """
+			/*
+			 * more records wait in the read-ahead buffer: the
+			 * pending TLS list brings this connection back next
+			 * round, after the others
+			 */
+			return LWS_HPI_RET_HANDLED;
+"""
+RA_PAIRS = [
+    ("""	if (n != (int)(ssize_t)len)
+		goto bail;
+	if (!wsi->tls.ssl)
+		goto bail;
+
+	if (SSL_pending(wsi->tls.ssl)) {
+""", """	""" + RA_MARK + """
+	if (!wsi->tls.ssl)
+		goto bail;
+
+	if (SSL_has_pending(wsi->tls.ssl)) {
+"""),
+    ("""		if (SSL_want_read(wsi->tls.ssl)) {
+			lwsl_debug("%s: WANT_READ\\n", __func__);
+""", """		if (SSL_want_read(wsi->tls.ssl)) {
+			/* only part of a record buffered: POLLIN brings the rest */
+			lws_ssl_remove_wsi_from_buffered_list(wsi);
+			lwsl_debug("%s: WANT_READ\\n", __func__);
+"""),
+    ("""	if (!wsi->tls.ssl)
+		return 0;
+
+	return SSL_pending(wsi->tls.ssl);
+""", """	if (!wsi->tls.ssl)
+		return 0;
+
+	if (SSL_pending(wsi->tls.ssl))
+		return SSL_pending(wsi->tls.ssl);
+
+	/* whole records in the read-ahead buffer: read them as usual */
+	return SSL_has_pending(wsi->tls.ssl) ?
+			(int)wsi->a.context->pt_serv_buf_size : 0;
+"""),
+]
 
 
 def patch_span(path, mark, start, end, replacement, what):
@@ -951,6 +1100,11 @@ def main():
     patch(ws / "ops-ws.c", EMPTY_REASON_MARK, EMPTY_REASON_ANCHOR, EMPTY_REASON, "empty Close can be asked for")
     patch(ws / "ops-ws.c", EMPTY_SEND_MARK, EMPTY_SEND_ANCHOR, EMPTY_SEND, "empty Close is sent")
     patch(ws / "ops-ws.c", EMPTY_DEFAULT_MARK, EMPTY_DEFAULT_ANCHOR, EMPTY_DEFAULT, "empty Close kept empty")
+    patch(ws / "ops-ws.c", READ_SIZE_MARK, READ_SIZE_ANCHOR, READ_SIZE, "client reads a whole buffer")
+    patch(ws / "client-ws.c", DIRECT_MARK, DIRECT_ANCHOR, DIRECT, "payload straight from the read buffer")
+    patch_all(openssl / "openssl-ssl.c", RA_MARK, RA_PAIRS, "TLS read-ahead buffers seen")
+    patch(ws / "ops-ws.c", RA_NEXT_MARK, RA_SANITY, RA_SANITY_NEW,
+          "many buffered records take several rounds")
     record_patch_set(Path(sys.argv[1]) / "lib" / "core" / "libwebsockets.c")
 
 

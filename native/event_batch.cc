@@ -25,18 +25,32 @@ void EventBatch::Add(EventType type, uint32_t id, double value, const void* data
     AddOwned(type, id, value, std::vector<uint8_t>(p, p + len));
     return;
   }
+  // A chunk never grows past what it reserved: growing would copy every
+  // message already in it (a second copy per byte). A message that does
+  // not fit starts the next chunk. The first chunk of a batch is small
+  // (one echo needs little); the following ones are large (a stream).
+  if (shared_chunk_ != nullptr && shared_chunk_->capacity() - shared_chunk_->size() < len)
+    shared_chunk_ = nullptr;
   if (shared_chunk_ == nullptr) {
+    bool first = building_.chunks.empty();
     building_.chunks.emplace_back();
     shared_chunk_ = &building_.chunks.back();
-    shared_chunk_->reserve(16 * 1024);
+    shared_chunk_->reserve(first ? kFirstChunkBytes : kChunkBytes);
   }
   size_t offset = shared_chunk_->size();
-  if (len) {
-    shared_chunk_->resize(offset + len);
-    memcpy(shared_chunk_->data() + offset, data, len);
-  }
+  // insert() copies into the reserved space; resize() would zero it first.
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  shared_chunk_->insert(shared_chunk_->end(), p, p + len);
   double chunk = static_cast<double>(shared_chunk_ - building_.chunks.data());
   AppendRow(type, id, value, chunk, static_cast<double>(offset), static_cast<double>(len));
+}
+
+void EventBatch::AddMessage(EventType type, uint32_t id, double value, std::vector<uint8_t>&& bytes) {
+  if (bytes.size() >= kMoveThreshold) {
+    AddOwned(type, id, value, std::move(bytes));
+  } else {
+    Add(type, id, value, bytes.data(), bytes.size());
+  }
 }
 
 void EventBatch::AddOwned(EventType type, uint32_t id, double value, std::vector<uint8_t>&& bytes) {

@@ -63,8 +63,15 @@ struct Batch {
 
 class EventBatch {
  public:
-  // Messages at least this large get a chunk of their own (moved, not copied).
+  // Messages at least this large get a chunk of their own.
   static constexpr size_t kOwnChunkThreshold = 64 * 1024;
+  // A message reassembled in a vector of its own (it came in pieces) is
+  // handed over as its chunk from this size on, instead of being copied.
+  static constexpr size_t kMoveThreshold = 8 * 1024;
+  // Shared chunks reserve this much (the first of a batch less) and never
+  // grow: a message that does not fit starts a new one.
+  static constexpr size_t kFirstChunkBytes = 16 * 1024;
+  static constexpr size_t kChunkBytes = kOwnChunkThreshold;
 
   // --- service thread ---
   void Add(EventType type, uint32_t id, double value, const void* data, size_t len);
@@ -72,6 +79,8 @@ class EventBatch {
     Add(type, id, value, s.data(), s.size());
   }
   void AddOwned(EventType type, uint32_t id, double value, std::vector<uint8_t>&& bytes);
+  // A whole message in a vector: moved in as its own chunk when large, else copied.
+  void AddMessage(EventType type, uint32_t id, double value, std::vector<uint8_t>&& bytes);
   // Adds to the last event when it is a kSent of the same connection. The
   // row's offset field counts messages completed.
   // `priority`: how many of `messages` were onOpen's sends (not the queue's),

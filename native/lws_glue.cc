@@ -39,6 +39,12 @@ constexpr size_t kHeartbeatLen = sizeof(kHeartbeatTag) + sizeof(double);
 // others of the service thread.
 constexpr int kWritesPerCallback = 64;
 constexpr size_t kBytesPerCallback = 256 * 1024;
+// A message's announced length is reserved up to this much at once; beyond
+// it the buffer grows as the bytes arrive (an announcement costs nothing
+// to make).
+constexpr uint64_t kRxReserveMax = 16 * 1024 * 1024;
+// OpenSSL's read buffer with read-ahead (see HandleCallback).
+constexpr size_t kTlsReadBuffer = 64 * 1024;
 
 Connection* ConnOf(struct lws* wsi) {
   return wsi ? static_cast<Connection*>(lws_get_opaque_user_data(wsi)) : nullptr;
@@ -702,8 +708,18 @@ int OnReceive(Connection& c, struct lws* wsi, const uint8_t* in, size_t len) {
     return FailOpenConnection(c, wsi, 1007, "ERR_INVALID_UTF8", "text message is not valid UTF-8");
   EventType type = c.rxBinary ? EventType::kBinary : EventType::kText;
   if (first && final) {
+    // `in` points into lws's read buffer (deps/patch-lws.py, 15): this is
+    // the one copy, into the chunk JS gets.
     c.session.AttemptMessage(c, type, in, len);
   } else {
+    // A message in pieces (a frame across reads, fragments, inflated
+    // output) is gathered here and handed over as its own chunk when large
+    // (EventBatch::AddMessage). Its frame's announced length is reserved
+    // at once, so the vector does not copy itself as it grows.
+    if (!c.rxCompressed) {
+      uint64_t want = c.rx.size() + len + lws_remaining_packet_payload(wsi);
+      if (want > c.rx.capacity() && want <= kRxReserveMax) c.rx.reserve(static_cast<size_t>(want));
+    }
     c.rx.insert(c.rx.end(), in, in + len);
     if (!final) return 0;
     c.session.AttemptMessageOwned(c, type, std::move(c.rx));
@@ -854,6 +870,21 @@ int HandleCallback(struct lws* wsi, enum lws_callback_reasons reason, void* user
       if (c && si && (si->where & SSL_CB_READ) && ((si->ret >> 8) & 0xff) == SSL3_AL_FATAL &&
           c->tlsAlert < 0)
         c->tlsAlert = si->ret & 0xff;
+      return 0;
+    }
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS: {
+      // user: a TLS vhost's new client SSL_CTX (wsi is a stand-in). With
+      // read-ahead one read() takes as many records as a 64 KiB buffer
+      // holds, instead of a header read and a body read per record (lws
+      // sees the records buffered so: deps/patch-lws.py, 16); OpenSSL's
+      // buffers are freed while a connection has nothing buffered, so an
+      // idle connection holds neither.
+      auto* ctx = static_cast<SSL_CTX*>(user);
+      if (ctx) {
+        SSL_CTX_set_read_ahead(ctx, 1);
+        SSL_CTX_set_default_read_buffer_len(ctx, kTlsReadBuffer);
+        SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+      }
       return 0;
     }
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {

@@ -293,7 +293,10 @@ void ServiceThread::Run() {
   // Sizes tables from this instead of RLIMIT_NOFILE (which may be huge).
   info.fd_limit_per_thread = 16384;
   // The whole handshake request, extra headers included, must fit here.
-  info.pt_serv_buf_size = 32 * 1024;
+  // It is also the read buffer of every connection on this thread: a read
+  // takes up to this much, and payload goes from it straight into the
+  // events JS gets (deps/patch-lws.py, 15).
+  info.pt_serv_buf_size = 64 * 1024;
   // Bounds the response head a server can make a connecting wsi hold.
   info.max_http_header_data = kHeaderTableBytes;
   // Our own timers bound the handshake; lws's apply to its inner steps.

@@ -317,11 +317,7 @@ void Session::AttemptMessage(Connection& c, EventType type, const uint8_t* data,
 
 void Session::AttemptMessageOwned(Connection& c, EventType type, std::vector<uint8_t>&& data) {
   if (Delivers(c)) {
-    if (data.size() >= EventBatch::kOwnChunkThreshold) {
-      service.events().AddOwned(type, id, 0, std::move(data));
-    } else {
-      service.events().Add(type, id, 0, data.data(), data.size());
-    }
+    service.events().AddMessage(type, id, 0, std::move(data));
     lastMessageMs_ = MonoMs();
   } else if (Holds(c)) {
     held_.push_back({type, std::move(data)});
