@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import { checkCloseArgs } from './close-codes';
 import { WebSocketError, typeError, type ErrorCode, type ErrorDetails } from './errors';
 import { native, type EventSink } from './native';
-import type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, ResolvedOptions } from './options';
+import type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, ResolvedOptions } from './options/types';
 import { redirectOptions, type RedirectRequest } from './redirect';
 import { decodeDrop, decodeJson, decodeState, EventType, type Cause, type DropReason, type OverflowPolicy, type SessionState } from './wire';
 import { SendCallbacks, type SendCallback } from './send-callbacks';
@@ -161,6 +161,8 @@ export interface SessionSetup {
   overflow: OverflowPolicy;
   queueMaxMessages: number;
   queueMaxBytes: number;
+  /** Connection events kept in stats().log. */
+  eventLogSize: number;
   user: ConnectOptions;
 }
 
@@ -241,7 +243,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     this.#setup = setup;
     this.#options = setup.initial;
     this.url = setup.initial.url.href;
-    this.#stats = new StatsRecorder(setup.user.eventLogSize ?? 100);
+    this.#stats = new StatsRecorder(setup.eventLogSize);
     this.opened = new Promise<void>((resolve, reject) => {
       this.#resolveOpened = resolve;
       this.#rejectOpened = reject;

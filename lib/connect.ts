@@ -1,12 +1,14 @@
 // connect(): validates the URL and options and starts a session.
 import { WebSocketClient, type SessionSetup } from './client';
 import { rangeError, typeError } from './errors';
-import { resolveOptions, type ConnectOptions, type Dynamic, type HeadersInput, type ProxyInput } from './options';
-import { resolvePolicy } from './policy';
+import { MAX_MS as MAX_TIMER_MS } from './options/checks';
+import { DEFAULTS } from './options/defaults';
+import { resolvePolicy } from './options/session';
+import type { ConnectOptions, Dynamic, HeadersInput, ProxyInput } from './options/types';
+import { resolveOptions } from './options/validate';
 
 export type UrlInput = string | URL;
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_EVENT_LOG = 1_000_000;
 
 function isFn<T>(v: Dynamic<T> | undefined): v is () => T | Promise<T> {
@@ -38,14 +40,14 @@ export function connect(url: Dynamic<UrlInput>, options?: ConnectOptions): WebSo
   if (user.signal !== undefined && !(user.signal instanceof AbortSignal)) {
     throw typeError('ERR_INVALID_OPTION', 'signal must be an AbortSignal');
   }
-  const configTimeoutMs = user.configTimeoutMs ?? 10000;
+  const configTimeoutMs = user.configTimeoutMs ?? DEFAULTS.configTimeoutMs;
   if (!Number.isInteger(configTimeoutMs)) throw typeError('ERR_INVALID_OPTION', 'configTimeoutMs must be an integer');
   // Node's timers take at most 2^31-1 ms (larger ones fire after 1 ms).
   if (configTimeoutMs < 1 || configTimeoutMs > MAX_TIMER_MS) {
     throw rangeError('ERR_OUT_OF_RANGE', `configTimeoutMs must be in [1, ${MAX_TIMER_MS}], got ${configTimeoutMs}`);
   }
   // Read when events arrive, long after connect() returned: checked now.
-  const eventLogSize = user.eventLogSize ?? 100;
+  const eventLogSize = user.eventLogSize ?? DEFAULTS.eventLogSize;
   if (!Number.isInteger(eventLogSize)) throw typeError('ERR_INVALID_OPTION', 'eventLogSize must be an integer');
   if (eventLogSize < 0 || eventLogSize > MAX_EVENT_LOG) {
     throw rangeError('ERR_OUT_OF_RANGE', `eventLogSize must be in [0, ${MAX_EVENT_LOG}], got ${eventLogSize}`);
@@ -74,6 +76,7 @@ export function connect(url: Dynamic<UrlInput>, options?: ConnectOptions): WebSo
     overflow: policy.overflow,
     queueMaxMessages: policy.queueMaxMessages,
     queueMaxBytes: policy.queueMaxBytes,
+    eventLogSize,
     user,
   };
   if (dynamic) {

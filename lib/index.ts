@@ -23,8 +23,8 @@ export type {
   Message, SendData, SendOptions, SendCallback, ReadyState, WebSocketClientEvents, SessionState, OpenInfo, DisconnectInfo,
   ReconnectingInfo, GiveUpInfo, DropInfo, RedirectInfo, RotatePhase,
 } from './client';
-export type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, Dynamic, HeadersInput } from './options';
-export type { HeartbeatOptions, ReconnectOptions, QueueOptions, LwsRetryPolicy } from './policy';
+export type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, Dynamic, HeadersInput } from './options/types';
+export type { HeartbeatOptions, ReconnectOptions, QueueOptions, LwsRetryPolicy } from './options/types';
 export type { OverflowPolicy, JitterMode } from './wire';
 export type { Stats, DisconnectRecord, LogEntry, RemoteAddress, HandshakeTimings } from './stats';
 export { WebSocketError } from './errors';

@@ -2,7 +2,7 @@
 // event batches (one call, many events) into per-connection callbacks.
 import path from 'node:path';
 import { debuglog } from 'node:util';
-import type { LogLevel, NativeConnectOptions } from './options';
+import type { LogLevel, NativeConnectOptions } from './options/types';
 import type { TrustStore } from './trust';
 import { EventType, INDEX_STRIDE, IndexColumn } from './wire';
 

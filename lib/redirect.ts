@@ -5,7 +5,8 @@
 // rules of a URL given to connect(), and each hop is a fresh connection
 // with its own Host, SNI and TLS settings.
 import { WebSocketError, type ErrorCode } from './errors';
-import { parseUrl, resolveOptions, type ConnectOptions, type ResolvedOptions } from './options';
+import type { ConnectOptions, ResolvedOptions } from './options/types';
+import { parseUrl, resolveOptions } from './options/validate';
 
 /** What the native session reports for an attempt answered with a redirect. */
 export interface RedirectRequest {

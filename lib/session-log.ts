@@ -4,7 +4,7 @@
 // `logger`, which also gets lws's lines about this session's connections
 // (lws's process-wide lines are under NODE_DEBUG=libwebsockets only).
 import { debuglog } from 'node:util';
-import type { LogLevel } from './options';
+import type { LogLevel } from './options/types';
 
 const debug = debuglog('nlws');
 

@@ -3,7 +3,7 @@
 // cannot be honoured, which throws ERR_UNSUPPORTED_OPTION saying why rather
 // than being ignored.
 import { describeValue, typeError, type CodedTypeError } from './errors';
-import type { ConnectOptions } from './options';
+import type { ConnectOptions } from './options/types';
 
 /** ws's `perMessageDeflate` sub-options: none can be honoured (lws negotiates its own parameters). */
 export interface PerMessageDeflateOptions {

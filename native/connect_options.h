@@ -1,6 +1,7 @@
 // Everything one connection attempt needs, already validated by the façade
-// (lib/options): nothing here is checked again before it reaches lws. No
-// defaults here either: the façade's are the only ones, and it sends every field; what is not set reads as zero.
+// (lib/options/validate.ts): nothing here is checked again before it
+// reaches lws. No defaults either: the façade sends every field
+// (lib/options/defaults.ts is the only table of them); unset reads as zero.
 #pragma once
 #include <cstdint>
 #include <string>

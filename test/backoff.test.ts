@@ -6,7 +6,7 @@
 // close codes, and the herd the default schedule makes of a mass drop.
 import { describe, expect, it } from 'vitest';
 import { native } from '../dist/cjs/native.js';
-import { DEFAULT_BACKOFF_MS } from '../dist/cjs/policy.js';
+import { DEFAULT_BACKOFF_MS, DEFAULTS } from '../dist/cjs/options/defaults.js';
 import { Prng } from './helpers/prng';
 
 type DelayInput = {
@@ -20,8 +20,9 @@ type DelayInput = {
   random?: number;
 };
 
-// The hook takes every field; these are the options' defaults (lib/policy.ts).
-const delay = (i: DelayInput) => native.testing.reconnectDelay({ schedule: [100, 200, 400], jitterPercent: 30, maxRetryAfterMs: 3_600_000, ...i });
+// The hook reads what it is given: the options' defaults fill the rest.
+const { jitterPercent, maxRetryAfterMs } = DEFAULTS.reconnect;
+const delay = (i: DelayInput) => native.testing.reconnectDelay({ schedule: [100, 200, 400], jitterPercent, maxRetryAfterMs, ...i });
 
 describe('the schedule and its jitter', () => {
   it('full jitter: uniform in [0, schedule value], attempt by attempt, the last value repeating', () => {

@@ -69,11 +69,11 @@ describe('README: a fresh machine', () => {
 });
 
 describe('README: options', () => {
-  const top = fields('options.ts', 'ConnectOptions');
+  const top = fields('options/types.ts', 'ConnectOptions');
   const nested: Array<[string, string, string]> = [
-    ['heartbeat', 'policy.ts', 'HeartbeatOptions'],
-    ['reconnect', 'policy.ts', 'ReconnectOptions'],
-    ['queue', 'policy.ts', 'QueueOptions'],
+    ['heartbeat', 'options/types.ts', 'HeartbeatOptions'],
+    ['reconnect', 'options/types.ts', 'ReconnectOptions'],
+    ['queue', 'options/types.ts', 'QueueOptions'],
   ];
 
   it('finds the options in the types', () => {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { codeOf } from './helpers/thrown';
 import { connect } from './lib';
-import { resolveOptions } from '../dist/cjs/options.js';
+import { resolveOptions } from '../dist/cjs/options/validate.js';
 
 
 describe('URL validation', () => {

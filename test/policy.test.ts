@@ -4,7 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { codeOf } from './helpers/thrown';
 import { native } from '../dist/cjs/native.js';
-import { DEFAULT_BACKOFF_MS, fromLwsRetry, lwsRetryEntry, resolvePolicy } from '../dist/cjs/policy.js';
+import { DEFAULT_BACKOFF_MS } from '../dist/cjs/options/defaults.js';
+import { fromLwsRetry, lwsRetryEntry } from '../dist/cjs/options/lws-retry.js';
+import { resolvePolicy } from '../dist/cjs/options/session.js';
 
 type Failure = {
   cause: string;

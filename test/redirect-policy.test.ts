@@ -2,7 +2,7 @@
 // what it carries, without servers. test/redirect.test.ts checks the same
 // on the wire.
 import { describe, expect, it } from 'vitest';
-import { resolveOptions } from '../dist/cjs/options.js';
+import { resolveOptions } from '../dist/cjs/options/validate.js';
 import { redirectOptions } from '../dist/cjs/redirect.js';
 
 const user = { followRedirects: true, headers: { Cookie: 'c=1' }, servername: 'name.example' };

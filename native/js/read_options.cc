@@ -6,7 +6,7 @@ namespace nlws::js {
 
 namespace {
 
-// Bounds of the façade's validation (lib/options): a raw caller's values are
+// Bounds of the façade's validation (lib/options/): a raw caller's values are
 // clamped to them, so the service thread never sees one the façade refuses.
 constexpr double kMaxMs = 2147483647.0;         // 2^31 - 1, Node's timers
 constexpr double kMaxBytes = 9007199254740991.0;  // 2^53 - 1

@@ -1,6 +1,6 @@
-// The record lib/options builds (NativeConnectOptions), read into a
-// ConnectOptions. No defaults live here: the façade sends every field (its
-// defaults are the only ones). A raw caller's
+// The record lib/options/validate.ts builds (NativeConnectOptions), read
+// into a ConnectOptions. No defaults live here: the façade sends every field
+// (lib/options/defaults.ts is the only table of defaults). A raw caller's
 // missing or wrong-typed field reads as zero, false or empty (values.h).
 #pragma once
 #include <napi.h>

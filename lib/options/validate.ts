@@ -1,197 +1,12 @@
-// Options: the public type, and validation that turns options and URL into
-// the plain record the native layer takes. Everything is checked here, so
-// nothing invalid reaches lws (whose asserts would abort the process).
+// Connection options: validation that turns options and URL into the plain
+// record the native layer takes. Everything is checked here, so nothing
+// invalid reaches lws (whose asserts would abort the process).
 import { createPrivateKey } from 'node:crypto';
-import type { LookupFunction } from 'node:net';
-import { describeValue, rangeError, typeError } from './errors';
-import type { HeartbeatOptions, NativePolicy, QueueOptions, ReconnectOptions } from './policy';
-import type { Action, Cause } from './wire';
-import { nodeTrustStore, trustStoreOf, type TrustStore } from './trust';
-
-export type LogLevel = 'error' | 'warn' | 'notice' | 'info' | 'debug';
-
-/** What shouldReconnect() is asked about. */
-export interface ReconnectInfo {
-  cause: Cause;
-  code: number;
-  reason: string;
-  status?: number;
-  /** The attempt this retry would be. */
-  attempt: number;
-  /** What the built-in classifier would do, and why. */
-  action: Action;
-  delayMs: number;
-  why: string;
-}
-
-/** Given to onOpen: the new connection, before the backlog is flushed. */
-export interface OpenSession {
-  /** Sends on this connection, ahead of everything queued. */
-  send(data: string | Buffer | ArrayBuffer | ArrayBufferView, options?: { binary?: boolean }): void;
-  readonly protocol: string;
-  readonly extensions: string;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly reconnected: boolean;
-  /** 'open' for a (re)connection, 'rotate' for a replacement connection. */
-  readonly reason: 'open' | 'rotate';
-}
-
-export type HeadersInput = Record<string, string>;
-export type Dynamic<T> = T | (() => T | Promise<T>);
-
-/** A proxy URL, or undefined for none. */
-export type ProxyInput = string | URL | undefined;
-
-export interface ConnectOptions {
-  /** Extra request headers for the opening handshake; a function is called before every attempt. */
-  headers?: Dynamic<HeadersInput>;
-  /** Reconnect after abnormal losses (default true), with these settings. */
-  reconnect?: boolean | ReconnectOptions;
-  /** Keepalive PINGs and dead-link detection (default on: 30 s / 10 s). */
-  heartbeat?: boolean | HeartbeatOptions;
-  /** Reconnect when no message arrived for this long while open, ms. Default 0 (off). */
-  stallTimeoutMs?: number;
-  /** Replace the connection (make-before-break) after this long, ms. Default 0 (off). */
-  maxConnectionAgeMs?: number;
-  /** Rotate up to this much earlier than maxConnectionAgeMs, percent. Default 10. */
-  maxConnectionAgeJitterPercent?: number;
-  /** After a rotation's switch, the old connection still delivers for this long, ms. Default 1000. */
-  rotationOverlapMs?: number;
-  /** The outgoing queue while not open. */
-  queue?: QueueOptions;
-  /** Runs after every (re)connection, before queued messages are flushed. */
-  onOpen?: (session: OpenSession) => void | Promise<void>;
-  /** Overrides the reconnect decision after a failure. */
-  shouldReconnect?: (info: ReconnectInfo) => boolean | { delayMs: number } | Promise<boolean | { delayMs: number }>;
-  /** Key identifying a message, to drop duplicates delivered across a rotation. */
-  dedupeKey?: (data: string | Buffer, isBinary: boolean) => unknown;
-  /** Time allowed to the url and headers functions, ms. Default 10000. */
-  configTimeoutMs?: number;
-  /** The retry section of an lws Secure Streams policy (JSON text or object). */
-  policy?: string | object;
-  /** Connection events kept in stats().log. Default 100. */
-  eventLogSize?: number;
-  /** Subprotocols to offer (`Sec-WebSocket-Protocol`). */
-  protocols?: string | readonly string[];
-  /** `Origin` header value. */
-  origin?: string;
-  /** Follow 301, 302, 303, 307 and 308 answers to the upgrade request, each hop a fresh connection. Default false. */
-  followRedirects?: boolean;
-  /** Redirects followed in a row before failing with ERR_TOO_MANY_REDIRECTS. Default 10. */
-  maxRedirects?: number;
-  /** Try every address the host resolves to, families interleaved, racing them (RFC 8305), as Node's net. Default true. */
-  autoSelectFamily?: boolean;
-  /** Start the next address after this long without a connection on the previous ones, ms. Default 250 (less than 10 counts as 10). */
-  autoSelectFamilyAttemptTimeout?: number;
-  /** Use only addresses of this IP family (4 or 6); 0 for both. Default 0. */
-  family?: number;
-  /** Resolves the host instead of the system resolver, with dns.lookup's signature (service discovery). */
-  lookup?: LookupFunction;
-  /** Offer permessage-deflate. Default true. */
-  perMessageDeflate?: boolean;
-  /** Answer the server's PINGs natively. Default true; false leaves that to pong() in a 'ping' listener. */
-  autoPong?: boolean;
-  /** Largest message accepted, in bytes; larger ones close with 1009. 0: no limit (as in ws). Default 100 MiB. */
-  maxPayload?: number;
-  /** Do not check that text messages and close reasons are UTF-8 (as ws's option). Default false. */
-  skipUTF8Validation?: boolean;
-  /** Deliver text messages as Buffer instead of string. Default false. */
-  textAsBuffer?: boolean;
-  /** Time allowed for the opening handshake, ms. Default 30000. */
-  handshakeTimeout?: number;
-  /** Time allowed for the closing handshake before TCP is dropped, ms. Default 5000. */
-  closeTimeout?: number;
-  /** send() returns false once bufferedAmount exceeds this, bytes. Default 1 MiB. */
-  highWaterMark?: number;
-  /** 'drain' fires when bufferedAmount falls to this, bytes. Default highWaterMark / 4. */
-  lowWaterMark?: number;
-  /** Received bytes JS has not yet taken before reading pauses, bytes. Default 16 MiB. */
-  receiveHighWaterMark?: number;
-  /** Outgoing messages larger than this are sent as several frames, bytes. Default 64 KiB. */
-  fragmentSize?: number;
-  /** Trusted CA certificates (PEM or DER), replacing Node's root store. */
-  ca?: string | Buffer | ReadonlyArray<string | Buffer>;
-  /** Client certificate chain (PEM). */
-  cert?: string | Buffer;
-  /** Client private key (PEM). */
-  key?: string | Buffer;
-  /** Passphrase of `key`. */
-  passphrase?: string;
-  /** Name for SNI and certificate verification (also sent as Host). */
-  servername?: string;
-  /** Verify the server certificate. Default true; false turns every check below off. */
-  rejectUnauthorized?: boolean;
-  /** Accept a self-signed server certificate, or a chain ending in an untrusted self-signed root. Default false. */
-  allowSelfSigned?: boolean;
-  /** Accept a certificate whose issuer is not in the trust store (not self-signed). Default false. */
-  allowUnknownCA?: boolean;
-  /** Accept certificates outside their validity period: expired or not yet valid. Default false. */
-  allowInvalidDates?: boolean;
-  /** Accept a certificate that does not name the host (DNS name or IP address) connected to. Default false. */
-  allowHostMismatch?: boolean;
-  /**
-   * HTTP proxy, `http://[user:pass@]host:port`; CONNECT is used for ws and
-   * wss. A function is called before every attempt (credentials that
-   * change); it alone lets a retry follow a proxy's 407.
-   */
-  proxy?: Dynamic<ProxyInput>;
-  /** Take the proxy from `https_proxy`/`http_proxy` (and honour `no_proxy`). Default false. */
-  proxyFromEnv?: boolean;
-  /** Receives libwebsockets' log lines. */
-  logger?: (level: LogLevel, line: string) => void;
-  /** Ends the session when aborted (as close() does); `opened` then rejects with ERR_ABORTED. */
-  signal?: AbortSignal;
-}
-
-/** The record passed to the native connect(). */
-export interface NativeConnectOptions {
-  host: string;
-  port: number;
-  ipv6Literal: boolean;
-  path: string;
-  secure: boolean;
-  servername: string;
-  origin: string;
-  protocols: string;
-  headers: string[];
-  followRedirects: boolean;
-  autoSelectFamily: boolean;
-  autoSelectFamilyAttemptTimeout: number;
-  family: number;
-  perMessageDeflate: boolean;
-  autoPong: boolean;
-  maxPayload: number;
-  skipUtf8Validation: boolean;
-  fragmentSize: number;
-  rxHighWater: number;
-  closeTimeoutMs: number;
-  handshakeTimeoutMs: number;
-  rejectUnauthorized: boolean;
-  allowSelfSigned: boolean;
-  allowUnknownCA: boolean;
-  allowInvalidDates: boolean;
-  allowHostMismatch: boolean;
-  caKey: string;
-  caDer?: Buffer[];
-  cert?: Buffer | string | undefined;
-  key?: Buffer | string | undefined;
-  passphrase: string;
-  proxyHost: string;
-  proxyPort: number;
-  proxyAuth: string;
-  policy?: NativePolicy;
-}
-
-export interface ResolvedOptions {
-  url: URL;
-  native: NativeConnectOptions;
-  trust?: TrustStore;
-  textAsBuffer: boolean;
-  highWaterMark: number;
-  lowWaterMark: number;
-  maxRedirects: number;
-  logger?: (level: LogLevel, line: string) => void;
-}
+import { describeValue, rangeError, typeError } from '../errors';
+import { nodeTrustStore, trustStoreOf, type TrustStore } from '../trust';
+import { bool, integer, MAX_MS, MAX_SAFE_BYTES } from './checks';
+import { DEFAULTS as D } from './defaults';
+import type { LogLevel, NativeConnectOptions, ResolvedOptions } from './types';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Headers lws writes itself, or that options control.
@@ -210,7 +25,6 @@ const KNOWN = new Set<string>([
   'reconnect', 'heartbeat', 'stallTimeoutMs', 'maxConnectionAgeMs', 'maxConnectionAgeJitterPercent', 'rotationOverlapMs',
   'queue', 'onOpen', 'shouldReconnect', 'dedupeKey', 'configTimeoutMs', 'policy', 'eventLogSize', 'signal',
 ]);
-const MAX_SAFE_BYTES = 2 ** 53 - 1;
 // lws keeps the request's URI, Host, Origin and subprotocol offer in its
 // header table (16 KiB, native/server_limits.h), which then holds the
 // response head too. When they do not fit, lws 4.3.5 leaks the half-made
@@ -228,23 +42,9 @@ function bounded(v: string, name: string): string {
   return v;
 }
 
-function bool(v: unknown, name: string, dflt: boolean): boolean {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'boolean') throw typeError('ERR_INVALID_OPTION', `${name} must be a boolean`);
-  return v;
-}
-
-function int(v: unknown, name: string, dflt: number, min: number, max: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v)) {
-    throw typeError('ERR_INVALID_OPTION', `${name} must be an integer`);
-  }
-  if (v < min || v > max) throw rangeError('ERR_OUT_OF_RANGE', `${name} must be in [${min}, ${max}], got ${v}`);
-  return v;
-}
-
 function ipFamily(v: unknown): number {
-  if (v === undefined || v === 0 || v === 4 || v === 6) return (v as number | undefined) ?? 0;
+  if (v === undefined) return D.family;
+  if (v === 0 || v === 4 || v === 6) return v;
   throw typeError('ERR_INVALID_OPTION', `family must be 0, 4 or 6, got ${describeValue(v)}`);
 }
 
@@ -408,8 +208,8 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
   }
   if (typeof o.headers !== 'function') parseHeaders(o.headers, headers);
 
-  const highWaterMark = int(o.highWaterMark, 'highWaterMark', 1024 * 1024, 1, MAX_SAFE_BYTES);
-  const lowWaterMark = int(o.lowWaterMark, 'lowWaterMark', Math.floor(highWaterMark / 4), 0, highWaterMark);
+  const highWaterMark = integer(o.highWaterMark, 'highWaterMark', D.highWaterMark, 1, MAX_SAFE_BYTES);
+  const lowWaterMark = integer(o.lowWaterMark, 'lowWaterMark', Math.floor(highWaterMark * D.lowWaterMarkFraction), 0, highWaterMark);
   const logger = o.logger;
   if (logger !== undefined && typeof logger !== 'function') {
     throw typeError('ERR_INVALID_OPTION', 'logger must be a function');
@@ -429,7 +229,7 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
   }
 
   let proxyUrl: unknown = o.proxy;
-  const fromEnv = bool(o.proxyFromEnv, 'proxyFromEnv', false);
+  const fromEnv = bool(o.proxyFromEnv, 'proxyFromEnv', D.proxyFromEnv);
   if (proxyUrl === undefined && fromEnv) proxyUrl = proxyFromEnv(url);
   if (proxyUrl !== undefined && typeof proxyUrl !== 'string' && !(proxyUrl instanceof URL)) {
     throw typeError('ERR_INVALID_PROXY', 'proxy must be a string or a URL');
@@ -451,25 +251,25 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
     origin: bounded(str(o.origin, 'origin'), 'origin'),
     protocols: bounded(parseProtocols(o.protocols), 'protocols'),
     headers,
-    followRedirects: bool(o.followRedirects, 'followRedirects', false),
-    autoSelectFamily: bool(o.autoSelectFamily, 'autoSelectFamily', true),
+    followRedirects: bool(o.followRedirects, 'followRedirects', D.followRedirects),
+    autoSelectFamily: bool(o.autoSelectFamily, 'autoSelectFamily', D.autoSelectFamily),
     // Node: "If set to a positive integer less than 10, then the value 10 will be used instead."
-    autoSelectFamilyAttemptTimeout: Math.max(10, int(o.autoSelectFamilyAttemptTimeout, 'autoSelectFamilyAttemptTimeout', 250, 1, 2 ** 31 - 1)),
+    autoSelectFamilyAttemptTimeout: Math.max(10, integer(o.autoSelectFamilyAttemptTimeout, 'autoSelectFamilyAttemptTimeout', D.autoSelectFamilyAttemptTimeout, 1, MAX_MS)),
     family: ipFamily(o.family),
-    perMessageDeflate: bool(o.perMessageDeflate, 'perMessageDeflate', true),
-    autoPong: bool(o.autoPong, 'autoPong', true),
+    perMessageDeflate: bool(o.perMessageDeflate, 'perMessageDeflate', D.perMessageDeflate),
+    autoPong: bool(o.autoPong, 'autoPong', D.autoPong),
     // 0: no limit, as in ws.
-    maxPayload: int(o.maxPayload, 'maxPayload', 100 * 1024 * 1024, 0, MAX_SAFE_BYTES) || MAX_SAFE_BYTES,
-    skipUtf8Validation: bool(o.skipUTF8Validation, 'skipUTF8Validation', false),
-    fragmentSize: int(o.fragmentSize, 'fragmentSize', 64 * 1024, 1, 2 ** 31 - 1),
-    rxHighWater: int(o.receiveHighWaterMark, 'receiveHighWaterMark', 16 * 1024 * 1024, 1, MAX_SAFE_BYTES),
-    closeTimeoutMs: int(o.closeTimeout, 'closeTimeout', 5000, 1, 2 ** 31 - 1),
-    handshakeTimeoutMs: int(o.handshakeTimeout, 'handshakeTimeout', 30000, 1, 2 ** 31 - 1),
-    rejectUnauthorized: bool(o.rejectUnauthorized, 'rejectUnauthorized', true),
-    allowSelfSigned: bool(o.allowSelfSigned, 'allowSelfSigned', false),
-    allowUnknownCA: bool(o.allowUnknownCA, 'allowUnknownCA', false),
-    allowInvalidDates: bool(o.allowInvalidDates, 'allowInvalidDates', false),
-    allowHostMismatch: bool(o.allowHostMismatch, 'allowHostMismatch', false),
+    maxPayload: integer(o.maxPayload, 'maxPayload', D.maxPayload, 0, MAX_SAFE_BYTES) || MAX_SAFE_BYTES,
+    skipUtf8Validation: bool(o.skipUTF8Validation, 'skipUTF8Validation', D.skipUTF8Validation),
+    fragmentSize: integer(o.fragmentSize, 'fragmentSize', D.fragmentSize, 1, MAX_MS),
+    rxHighWater: integer(o.receiveHighWaterMark, 'receiveHighWaterMark', D.receiveHighWaterMark, 1, MAX_SAFE_BYTES),
+    closeTimeoutMs: integer(o.closeTimeout, 'closeTimeout', D.closeTimeout, 1, MAX_MS),
+    handshakeTimeoutMs: integer(o.handshakeTimeout, 'handshakeTimeout', D.handshakeTimeout, 1, MAX_MS),
+    rejectUnauthorized: bool(o.rejectUnauthorized, 'rejectUnauthorized', D.rejectUnauthorized),
+    allowSelfSigned: bool(o.allowSelfSigned, 'allowSelfSigned', D.allowSelfSigned),
+    allowUnknownCA: bool(o.allowUnknownCA, 'allowUnknownCA', D.allowUnknownCA),
+    allowInvalidDates: bool(o.allowInvalidDates, 'allowInvalidDates', D.allowInvalidDates),
+    allowHostMismatch: bool(o.allowHostMismatch, 'allowHostMismatch', D.allowHostMismatch),
     caKey: trust ? trust.key : '',
     cert,
     key,
@@ -481,10 +281,10 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
   const result: ResolvedOptions = {
     url,
     native,
-    textAsBuffer: bool(o.textAsBuffer, 'textAsBuffer', false),
+    textAsBuffer: bool(o.textAsBuffer, 'textAsBuffer', D.textAsBuffer),
     highWaterMark,
     lowWaterMark,
-    maxRedirects: int(o.maxRedirects, 'maxRedirects', 10, 0, MAX_REDIRECTS),
+    maxRedirects: integer(o.maxRedirects, 'maxRedirects', D.maxRedirects, 0, MAX_REDIRECTS),
   };
   if (trust) result.trust = trust;
   if (logger) result.logger = logger as (level: LogLevel, line: string) => void;
