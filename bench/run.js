@@ -671,7 +671,7 @@ function recvTables() {
     const wsCpu = summarize(e.runs.ws || [], 'cpuUsPerMsg');
     const wsJsMB = summarize(e.runs.ws || [], 'jsMsPerMB');
     const wsJsCpu = summarize(e.runs.ws || [], 'jsCpuUsPerMsg');
-    for (const kind of ['ws', 'nlws', 'undici', 'raw']) {
+    for (const kind of [...CLIENTS, 'raw']) {
       const runs = e.runs[kind] || [];
       const msgs = summarize(runs, 'msgsPerSec');
       const js = summarize(runs, 'jsUsPerMsg');

@@ -222,6 +222,26 @@ message as a record of its own), so after 100 turns it now returns and
 lets the pending list bring the connection back in the next service
 round, after the other connections had theirs.
 
+17. Masking keys from a pool (ops-ws.c). lws read a frame's 4-byte
+masking key from /dev/urandom with one read() per frame sent: a system
+call per message. Keys now come from a per-thread pool of 4 KiB (1,024
+keys) filled from the same source in one read() when empty; a key taken
+is wiped from the pool. Keys stay unpredictable (RFC 6455 5.3: from a
+strong source of entropy, not derivable by the server or the application)
+since every key is fresh CSPRNG output used once; the pool only batches
+the reads.
+
+18. The per-connection receive buffer only when needed (client-ws.c,
+client-parser-ws.c). lws allocated rx_ubuf (rx_buffer_size, 2 KiB for us)
+for every client connection at the upgrade. Since data-frame payload goes
+to the user straight from the read buffer (15), rx_ubuf only stages
+control frames, compressed input and what lws parses in its closing
+states: it is now allocated when the parser first stages a payload byte
+or spills a frame (an empty frame too), and freed again after a control
+frame (PING, PONG, Close) while no compressed message is being inflated,
+so an idle connection holds none (-2 KB each). rx_ubuf_alloc keeps its
+value from the upgrade (lws sizes reads and pending TLS data by it).
+
 Last, the set of changes applied is recorded in lws itself (in
 lib/core/libwebsockets.c): nlws_lws_patch_set() returns the name of each
 change (its mark) and the SHA-256 of this script, which the addon reports as
@@ -712,6 +732,109 @@ RA_PAIRS = [
 ]
 
 
+# -- 18: the receive buffer only when needed --------------------------------
+
+LAZY_MARK = "/* node-libwebsockets: rx buffer when needed */"
+LAZY_UPGRADE_ANCHOR = """	n += LWS_PRE;
+	wsi->ws->rx_ubuf = lws_malloc((unsigned int)n + 4 /* 0x0000ffff zlib */,
+				"client frame buffer");
+	if (!wsi->ws->rx_ubuf) {
+		lwsl_wsi_err(wsi, "OOM allocating rx buffer %d", n);
+		*cce = "HS: OOM";
+		goto bail2;
+	}
+	wsi->ws->rx_ubuf_alloc = (unsigned int)n;
+"""
+LAZY_UPGRADE = """	n += LWS_PRE;
+	""" + LAZY_MARK + """
+	/* allocated by the parser when it first stages something */
+	wsi->ws->rx_ubuf_alloc = (unsigned int)n;
+"""
+LAZY_PARSER = [
+    ("int lws_ws_client_rx_sm(struct lws *wsi, unsigned char c)\n{\n",
+     LAZY_MARK + """
+static int
+nlws_rx_ubuf(struct lws *wsi)
+{
+	if (wsi->ws->rx_ubuf)
+		return 0;
+	wsi->ws->rx_ubuf = lws_malloc(wsi->ws->rx_ubuf_alloc + 4,
+				      "client frame buffer");
+	return !wsi->ws->rx_ubuf;
+}
+
+int lws_ws_client_rx_sm(struct lws *wsi, unsigned char c)
+{
+"""),
+    ("""		assert(wsi->ws->rx_ubuf);
+#if !defined(LWS_WITHOUT_EXTENSIONS)
+		if (wsi->ws->rx_draining_ext)
+			goto drain_extension;
+#endif
+""", """#if !defined(LWS_WITHOUT_EXTENSIONS)
+		if (wsi->ws->rx_draining_ext)
+			goto drain_extension;
+#endif
+		if (nlws_rx_ubuf(wsi))
+			return -1;
+"""),
+    ("""spill:
+
+		handled = 0;
+""", """spill:
+
+		handled = 0;
+		if (nlws_rx_ubuf(wsi))
+			return -1;
+"""),
+    ("""already_done:
+		wsi->ws->rx_ubuf_head = 0;
+""", """already_done:
+		wsi->ws->rx_ubuf_head = 0;
+		/* a control frame is done with: an idle connection holds none */
+		if ((wsi->ws->opcode & 8) && wsi->ws->rx_ubuf
+#if !defined(LWS_WITHOUT_EXTENSIONS)
+		    && !wsi->ws->rx_draining_ext && !wsi->ws->continuation_possible
+#endif
+		    )
+			lws_free_set_NULL(wsi->ws->rx_ubuf);
+"""),
+]
+
+
+# -- 17: masking keys from a pool -----------------------------------------
+
+MASK_POOL_MARK = "/* node-libwebsockets: masking keys from a pool */"
+MASK_POOL_ANCHOR = """	size_t n;
+	/* fetch the per-frame nonce */
+
+	n = lws_get_random(lws_get_context(wsi), wsi->ws->mask, 4);
+	if (n != 4) {
+		lwsl_parser("Unable to read from random device %s %d\\n",
+			    SYSTEM_RANDOM_FILEPATH, (int)n);
+		return 1;
+	}
+"""
+MASK_POOL = """	""" + MASK_POOL_MARK + """
+	static __thread uint8_t pool[4096];
+	static __thread size_t left;
+	size_t n;
+
+	if (left < 4) {
+		n = lws_get_random(lws_get_context(wsi), pool, sizeof(pool));
+		if (n != sizeof(pool)) {
+			lwsl_parser("Unable to read from random device %s %d\\n",
+				    SYSTEM_RANDOM_FILEPATH, (int)n);
+			return 1;
+		}
+		left = sizeof(pool);
+	}
+	left -= 4;
+	memcpy(wsi->ws->mask, &pool[left], 4);
+	memset(&pool[left], 0, 4);
+"""
+
+
 def patch_span(path, mark, start, end, replacement, what):
     """Replaces the text from `start` up to (not including) `end`."""
     APPLIED.append(mark.replace("/* node-libwebsockets:", "").replace("*/", "").strip())
@@ -1105,6 +1228,9 @@ def main():
     patch_all(openssl / "openssl-ssl.c", RA_MARK, RA_PAIRS, "TLS read-ahead buffers seen")
     patch(ws / "ops-ws.c", RA_NEXT_MARK, RA_SANITY, RA_SANITY_NEW,
           "many buffered records take several rounds")
+    patch(ws / "client-ws.c", LAZY_MARK, LAZY_UPGRADE_ANCHOR, LAZY_UPGRADE, "rx buffer allocated when needed")
+    patch_all(ws / "client-parser-ws.c", LAZY_MARK, LAZY_PARSER, "rx buffer allocated and freed by the parser")
+    patch(ws / "ops-ws.c", MASK_POOL_MARK, MASK_POOL_ANCHOR, MASK_POOL, "masking keys from a pool")
     record_patch_set(Path(sys.argv[1]) / "lib" / "core" / "libwebsockets.c")
 
 

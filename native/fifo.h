@@ -15,6 +15,7 @@ class Fifo {
   bool empty() const { return head_ == items_.size(); }
   size_t size() const { return items_.size() - head_; }
   T& front() { return items_[head_]; }
+  T& at(size_t i) { return items_[head_ + i]; }  // i < size()
   T& back() { return items_.back(); }
   void push_back(T&& v) { items_.push_back(std::move(v)); }
   void pop_back() {

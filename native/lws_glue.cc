@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "event_batch.h"
+#include "frame_writer.h"
 #include "json.h"
 #include "log_sink.h"
 #include "resolver.h"
@@ -43,6 +44,11 @@ constexpr size_t kBytesPerCallback = 256 * 1024;
 // it the buffer grows as the bytes arrive (an announcement costs nothing
 // to make).
 constexpr uint64_t kRxReserveMax = 16 * 1024 * 1024;
+// Coalesced writes (WriteCoalesced): messages up to this size, up to this
+// many bytes of frames per write.
+constexpr size_t kCoalesceMessageMax = 8 * 1024;
+constexpr size_t kCoalesceBytes = 64 * 1024;
+constexpr int kCoalesceMessages = 1024;
 // OpenSSL's read buffer with read-ahead (see HandleCallback).
 constexpr size_t kTlsReadBuffer = 64 * 1024;
 
@@ -754,6 +760,48 @@ int SendEcho(Connection& c, struct lws* wsi) {
   return -1;
 }
 
+// Small whole messages queued together go out as one write: we frame and
+// mask them ourselves (frame_writer.h) into a per-thread buffer and hand
+// lws the bytes raw (it copies what the socket does not take, and the next
+// write waits for that: lws_send_pipe_choked()). Returns the number of
+// messages written, 0 when fewer than two qualify (lws frames the next one,
+// without a copy), -1 when the write failed. Messages count as written only
+// after the write: on a failure they stay queued for the next connection.
+int WriteCoalesced(Connection& c, struct lws* wsi, int maxMessages, size_t* bytes) {
+  size_t count = 0;
+  size_t total = 0;
+  for (OutMessage* m; static_cast<int>(count) < maxMessages &&
+                      (m = c.session.PeekToWrite(c, count)) != nullptr;
+       count++) {
+    size_t len = m->size();
+    if (m->sent != 0 || len > kCoalesceMessageMax || len > c.opts->fragmentSize) break;
+    if (total + ClientFrameSize(len) > kCoalesceBytes) break;
+    total += ClientFrameSize(len);
+  }
+  if (count < 2) return 0;
+  static thread_local std::vector<uint8_t> buf;
+  if (buf.size() < kCoalesceBytes) buf.resize(kCoalesceBytes);
+  size_t at = 0;
+  for (size_t i = 0; i < count; i++) {
+    OutMessage* m = c.session.PeekToWrite(c, i);
+    if (!WriteMaskedFrame(buf.data() + at, m->binary, m->payload(), m->size())) {
+      if (i < 2) return 0;  // no random keys: lws frames them
+      count = i;
+      break;
+    }
+    at += ClientFrameSize(m->size());
+  }
+  if (lws_write(wsi, buf.data(), at, LWS_WRITE_RAW) < 0) return -1;
+  *bytes += at;
+  for (size_t i = 0; i < count; i++) {
+    OutMessage* m = c.session.NextToWrite(c);
+    size_t len = m->size();
+    m->sent = len;
+    c.session.Written(c, m, len, true);  // frees m
+  }
+  return static_cast<int>(count);
+}
+
 int OnWritable(Connection& c, struct lws* wsi) {
   if (c.phase != Connection::Phase::kOpen && c.phase != Connection::Phase::kClosing) return 0;
   if (c.closeSent) return 0;  // our Close is out (or set): no frame may follow it
@@ -790,6 +838,14 @@ int OnWritable(Connection& c, struct lws* wsi) {
   }
   while (OutMessage* m = c.echoForced ? nullptr : c.session.NextToWrite(c)) {
     if (!room()) break;
+    if (!c.deflating && m->sent == 0) {
+      int n = WriteCoalesced(c, wsi, kCoalesceMessages, &bytes);
+      if (n < 0) return -1;
+      if (n > 0) {
+        writes++;
+        continue;
+      }
+    }
     size_t remaining = m->size() - m->sent;
     size_t n = remaining < c.opts->fragmentSize ? remaining : c.opts->fragmentSize;
     bool start = m->sent == 0;

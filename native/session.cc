@@ -394,6 +394,14 @@ OutMessage* Session::NextToWrite(Connection& c) {
   return queue_.front().get();
 }
 
+OutMessage* Session::PeekToWrite(Connection& c, size_t k) {
+  if (k < c.priority.size()) return c.priority.at(k).get();
+  // onOpen's sends come first: the backlog only after all of them.
+  if (!c.priority.empty()) return nullptr;
+  if (&c != current_.get() || !backlogOpen_ || k >= queue_.size()) return nullptr;
+  return queue_.at(k).get();
+}
+
 void Session::Written(Connection& c, OutMessage* m, size_t bytes, bool complete) {
   bool priority = !c.priority.empty() && c.priority.front().get() == m;
   service.events().AddSent(id, static_cast<double>(bytes), complete ? 1 : 0, complete && priority ? 1 : 0);

@@ -92,6 +92,8 @@ class Session {
   // The message `c` should write next (priority sends, then the queue once
   // the backlog may flush), or nullptr.
   OutMessage* NextToWrite(Connection& c);
+  // The k-th message NextToWrite would give (k = 0 is that one), or null.
+  OutMessage* PeekToWrite(Connection& c, size_t k);
   void Written(Connection& c, OutMessage* m, size_t bytes, bool complete);
   void RxAdded(Connection& c, uint64_t bytes);
 

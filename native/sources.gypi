@@ -30,6 +30,7 @@
       'native/cpu_budget.cc',
       'native/timer_queue.cc',
       'native/backoff.cc',
+      'native/frame_writer.cc',
     ],
   },
 }

@@ -142,6 +142,34 @@ describe('receive path across buffer and segment boundaries', () => {
   });
 });
 
+describe('send path: small messages framed together', () => {
+  // Small whole messages queued together are framed and masked by the
+  // addon and written in one go (native/frame_writer.cc); large, fragmented
+  // and compressed ones go through lws. Mixed, in order, byte for byte.
+  it('the server gets every message intact and in order: bursts of small text and binary between large and fragmented ones', async () => {
+    const server = await startWsServer({ defaultTimeoutMs: T });
+    servers.push(server);
+    const client = connectOnce(server.url, { perMessageDeflate: false, fragmentSize: 20_000 });
+    clients.push(client);
+    const conn = await server.nextConnection(T);
+    await withTimeout(client.opened, T, 'opened');
+    const sent: Array<Buffer | string> = [];
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i < 200; i++) {
+        const size = (i * 37 + round) % 300;
+        sent.push(i % 3 === 0 ? 'é'.repeat(size % 50) + String(i) : pattern(size, round * 1000 + i));
+      }
+      sent.push(pattern([126, 65_535, 65_536, 8192, 8193, 50_000][round % 6] as number, round));
+    }
+    for (const m of sent) client.send(m);
+    for (const [i, m] of sent.entries()) {
+      const got = await conn.nextMessage(T);
+      if (typeof m === 'string') expect(got.data.toString(), `message ${i}`).toBe(m);
+      else expect(sha(got.data), `message ${i} (${m.length} B)`).toBe(sha(m));
+    }
+  });
+});
+
 describe('send path: masking', () => {
   it('the server unmasks every byte of messages of every length and alignment, whole and fragmented', async () => {
     const server = await startWsServer({ defaultTimeoutMs: T });
@@ -276,6 +304,7 @@ function messages(seed: number, deflate: boolean): Message[] {
         z.length > 4 && i % 4 === 1
           ? [
               F.encodeFrame({ opcode: Opcode.Binary, payload: z.subarray(0, 3), fin: false, rsv1: true }),
+              F.ping('in a compressed message'),
               F.continuation(z.subarray(3), true),
             ]
           : [F.binary(z, { rsv1: true })];
