@@ -3,108 +3,29 @@
 // the decisions (heartbeat, reconnect, stall, rotation, queue bounds) are
 // taken natively, so they happen while the JS thread is busy.
 import { isUtf8 as isUtf8Buffer } from 'node:buffer';
-import { ADDRCONFIG } from 'node:dns';
-import { isIP } from 'node:net';
 import { checkCloseArgs } from './close-codes';
-import { WebSocketError, typeError, type ErrorCode, type ErrorDetails } from './errors';
-import { native, type EventSink } from './native';
-import type { ConnectOptions, LogLevel, OpenSession, ReconnectInfo, ResolvedOptions } from './options/types';
-import { redirectOptions, type RedirectRequest } from './redirect';
-import { decodeDrop, decodeJson, decodeState, EventType, type Cause, type DropReason, type OverflowPolicy, type SessionState } from './wire';
+import { WebSocketError, typeError, type ErrorDetails } from './errors';
+import { native, type EventSink } from './dispatch';
+import type { ConnectOptions, LogLevel, ReconnectInfo, ResolvedOptions } from './options/types';
+import type { RedirectRequest } from './redirect';
+import { decodeDrop, decodeJson, decodeState, EventType, type ErrorPayload, type OpenPayload, type Cause, type OverflowPolicy, type SessionState } from './wire';
 import { SendCallbacks, type SendCallback } from './send-callbacks';
 import { SessionLog } from './session-log';
-import { monoNow, StatsRecorder, toPrometheus, type HandshakeTimings, type RemoteAddress, type Stats } from './stats';
+import { monoNow, StatsRecorder, toPrometheus, type Stats } from './stats';
 import { TypedEventEmitter } from './typed-emitter';
+import type {
+  DisconnectInfo, DropInfo, GiveUpInfo, Message, OpenInfo, ReconnectingInfo, RedirectInfo, RotatePhase, SendData, SendOptions,
+  WebSocketClientEvents,
+} from './events';
+import { Dedupe } from './dedupe';
+import { configure, decide, lookup, redirect, runOnOpen, type HookHost } from './hooks';
 
-/** Codes a lookup function's error keeps (dns.lookup's); others become ERR_LOOKUP. */
-const LOOKUP_CODES = new Set<string>(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL']);
-
-export type Message = { data: string | Buffer; isBinary: boolean };
+export type {
+  DisconnectInfo, DropInfo, GiveUpInfo, Message, OpenInfo, ReconnectingInfo, RedirectInfo, RotatePhase, SendData, SendOptions,
+  WebSocketClientEvents,
+};
 export type { SendCallback };
-export interface SendOptions {
-  /** Send as a binary message (default: strings as text, bytes as binary). */
-  binary?: boolean;
-}
-export type SendData = string | Buffer | ArrayBuffer | ArrayBufferView;
 export type { SessionState, Cause };
-/**
- * A rotation: `start` (replacement connecting), `open` (it is up; onOpen runs
- * on it), `switch` (sends move to it; the old one gets Close 1000), `done`
- * (the old one has closed: everything it held was delivered, then the
- * replacement's messages), or `failed` (the old one stays).
- */
-export type RotatePhase = 'start' | 'open' | 'switch' | 'done' | 'failed';
-
-export interface OpenInfo {
-  /** True for every open after the first. */
-  reconnected: boolean;
-  /** Time without a connection before this open, ms. */
-  downtimeMs: number;
-  /** Reconnection attempts it took. */
-  attempt: number;
-  /** The address connected to (of the addresses the host resolved to, the one that answered first). */
-  remote: RemoteAddress;
-  /** How long the opening handshake took, by phase. */
-  handshake: HandshakeTimings;
-}
-export interface DisconnectInfo {
-  cause: Cause;
-  code: number;
-  reason: string;
-  uptimeMs: number;
-  at: number;
-  status?: number;
-}
-export interface ReconnectingInfo {
-  attempt: number;
-  /** The delay used before the attempt, ms. */
-  delayMs: number;
-  cause: Cause;
-  /** The server's Retry-After header, as sent (refused upgrades only). */
-  retryAfter?: string;
-  /** What it asked for, ms from then (absent when it was not a number of seconds or an HTTP date). */
-  retryAfterMs?: number;
-}
-export interface GiveUpInfo {
-  cause: Cause;
-  reason: string;
-  code: number;
-  status?: number;
-}
-export interface RedirectInfo {
-  /** The URL that answered with the redirect. */
-  from: string;
-  /** Where the next hop goes. */
-  to: string;
-  /** 301, 302, 303, 307 or 308. */
-  status: number;
-  /** Whether `to` is another origin: the hop carries none of the user's headers. */
-  crossOrigin: boolean;
-}
-export interface DropInfo {
-  data: Buffer | string;
-  isBinary: boolean;
-  reason: DropReason;
-}
-
-export interface WebSocketClientEvents {
-  open: [info: OpenInfo];
-  message: [data: string | Buffer, isBinary: boolean];
-  close: [code: number, reason: string];
-  error: [error: WebSocketError];
-  drain: [];
-  pong: [data: Buffer];
-  ping: [data: Buffer];
-  state: [state: SessionState, previous: SessionState];
-  disconnect: [info: DisconnectInfo];
-  reconnecting: [info: ReconnectingInfo];
-  giveup: [info: GiveUpInfo];
-  gap: [info: { from: number; to: number }];
-  stall: [info: { idleMs: number }];
-  rotate: [info: { phase: RotatePhase }];
-  drop: [info: DropInfo];
-  redirect: [info: RedirectInfo];
-}
 
 /** @internal The key of WebSocketClient's close without a status code (for the WebSocket class). */
 export const CLOSE_WITHOUT_CODE = Symbol('close without a status code');
@@ -125,31 +46,6 @@ const READY: Record<SessionState, ReadyState> = { connecting: 0, open: 1, reconn
 // handshake at a time, so a few suffice.
 const ATTEMPTS_KEPT = 8;
 
-interface OpenPayload {
-  protocol: string;
-  extensions: string;
-  headers: Record<string, string>;
-  reason?: 'open' | 'rotate';
-  reconnected?: boolean;
-  downtimeMs?: number;
-  attempt?: number;
-  remote?: RemoteAddress;
-  handshake?: HandshakeTimings;
-  at?: number;
-  mono?: number;
-}
-interface ErrorPayload {
-  code: ErrorCode;
-  message: string;
-  status?: number;
-  headers?: Record<string, string>;
-  /** lws's own words for the failure (debug log only). */
-  detail?: string;
-  syscall?: string;
-  address?: string;
-  port?: number;
-  hostname?: string;
-}
 
 /** How a session gets the url/headers of each attempt, and its hooks. */
 export interface SessionSetup {
@@ -172,25 +68,7 @@ function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
   return new Uint8Array(data);
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
 
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> implements EventSink {
   static readonly CONNECTING = CONNECTING;
@@ -228,11 +106,8 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   #rejectOpened!: (e: Error) => void;
   #resolveClosed!: () => void;
   #stats: StatsRecorder;
-  // During a rotation (start..done) both connections may deliver a message:
-  // keys seen in that window, to drop the second copy. After 'done' the new
-  // connection's first messages may still repeat what the old one delivered
-  // (copies in flight): the window closes at its first new message.
-  #dedupe: { active: boolean; trailing: boolean; keys: Set<unknown> } | undefined;
+  #dedupe: Dedupe | undefined;
+  readonly #host: HookHost;
   readonly #options: ResolvedOptions;
   readonly #setup: SessionSetup;
   readonly #attempts = new Map<number, { options: ResolvedOptions; refused?: WebSocketError }>();
@@ -253,10 +128,11 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     this.#closed = new Promise<void>((resolve) => {
       this.#resolveClosed = resolve;
     });
-    if (setup.user.dedupeKey) this.#dedupe = { active: false, trailing: false, keys: new Set() };
+    if (setup.user.dedupeKey) this.#dedupe = new Dedupe(setup.user.dedupeKey);
     if (this.#options.logger) native.countLogger(true);
     this.#id = native.connect({ ...this.#options.native }, this.#options.trust, this);
     this.#log = new SessionLog(this.#id, () => this.url, this.#options.logger);
+    this.#host = this.#hookHost();
     if (this.#log.enabled) {
       const p = this.#options.native.policy;
       this.#log.line(
@@ -522,6 +398,33 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     return new WebSocketError(info.code, info.message, details);
   }
 
+  /** What the hooks (lib/hooks.ts) may see and change of this session. */
+  #hookHost(): HookHost {
+    return {
+      id: this.#id,
+      setup: this.#setup,
+      url: () => this.url,
+      setUrl: (url) => {
+        this.url = url;
+      },
+      attemptOptions: (attempt) => this.#attempts.get(attempt)?.options,
+      remember: (attempt, entry) => this.#remember(attempt, entry),
+      redirected: (info) => {
+        this.#stats.record(Date.now(), 'redirect', { ...info });
+        this.#log.line('info', `redirect ${info.status} to ${info.to}${info.crossOrigin ? ' (another origin: no user headers)' : ''}`);
+        this.emit('redirect', info);
+      },
+      failed: (error) => {
+        this.#lastError = error;
+      },
+      prepare: (data, options) => this.#prepare(data, options),
+      queued: (size) => {
+        this.#buffered += size;
+        this.#bufferedCount++;
+      },
+    };
+  }
+
   #remember(attempt: number, entry: { options: ResolvedOptions; refused?: WebSocketError }): void {
     this.#attempts.set(attempt, entry);
     if (this.#attempts.size > ATTEMPTS_KEPT) this.#attempts.delete(this.#attempts.keys().next().value as number);
@@ -530,15 +433,8 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   #deliver(data: string | Buffer, isBinary: boolean, bytes: number): void {
     this.#stats.messagesIn++;
     this.#stats.bytesIn += bytes;
-    const dd = this.#dedupe;
-    if (dd?.active) {
-      const fn = this.#setup.user.dedupeKey as NonNullable<ConnectOptions['dedupeKey']>;
-      const key = fn(data, isBinary);
-      // Both connections delivered it during the rotation's overlap.
-      if (dd.keys.has(key)) return;
-      if (dd.trailing) this.#dedupeWindow(false);
-      else dd.keys.add(key);
-    }
+    // Both connections delivered it during a rotation's overlap.
+    if (this.#dedupe?.isCopy(data, isBinary)) return;
     this.emit('message', data, isBinary);
   }
 
@@ -624,7 +520,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
       }
       case EventType.Disconnect: {
         const { mono, ...d } = decodeJson<DisconnectInfo & { mono?: number }>(chunk, offset, length);
-        this.#dedupeWindow(false);
+        this.#dedupe?.window(false);
         this.#stats.disconnected({ at: d.at, cause: d.cause, code: d.code, reason: d.reason, uptimeMs: d.uptimeMs }, mono ?? monoNow());
         this.#stats.record(d.at, 'disconnect', { ...d });
         this.#log.line('warn', `disconnected: cause ${d.cause}, code ${d.code}${d.reason ? ` (${d.reason})` : ''}, up ${d.uptimeMs} ms`);
@@ -668,9 +564,9 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
       }
       case EventType.Rotate: {
         const r = decodeJson<{ phase: RotatePhase; at: number }>(chunk, offset, length);
-        if (r.phase === 'start') this.#dedupeWindow(true);
-        if (r.phase === 'done' && this.#dedupe) this.#dedupe.trailing = true;
-        if (r.phase === 'failed') this.#dedupeWindow(false);
+        if (r.phase === 'start') this.#dedupe?.window(true);
+        if (r.phase === 'done') this.#dedupe?.trail();
+        if (r.phase === 'failed') this.#dedupe?.window(false);
         if (r.phase === 'switch') this.#stats.rotations++;
         this.#stats.record(r.at, 'rotate', { phase: r.phase });
         this.#log.line('info', `rotation: ${r.phase}`);
@@ -696,17 +592,17 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         return;
       }
       case EventType.NeedConfig:
-        if (length > 0) this.#redirect(value, decodeJson<RedirectRequest>(chunk, offset, length));
-        else this.#configure(value);
+        if (length > 0) redirect(this.#host, value, decodeJson<RedirectRequest>(chunk, offset, length));
+        else configure(this.#host, value);
         return;
       case EventType.Decide:
-        this.#decide(decodeJson<ReconnectInfo>(chunk, offset, length));
+        decide(this.#host, decodeJson<ReconnectInfo>(chunk, offset, length));
         return;
       case EventType.OnOpen:
-        this.#runOnOpen(value, decodeJson<OpenPayload>(chunk, offset, length));
+        runOnOpen(this.#host, value, decodeJson<OpenPayload>(chunk, offset, length));
         return;
       case EventType.NeedLookup:
-        this.#lookup(value, decodeJson<{ host: string; family: number; all: boolean }>(chunk, offset, length));
+        lookup(this.#host, value, decodeJson<{ host: string; family: number; all: boolean }>(chunk, offset, length));
         return;
       case EventType.Close: {
         const info = decodeJson<{ code: number; reason: string; at?: number; mono?: number }>(chunk, offset, length);
@@ -746,13 +642,6 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     });
   }
 
-  #dedupeWindow(open: boolean): void {
-    if (!this.#dedupe) return;
-    this.#dedupe.active = open;
-    this.#dedupe.trailing = false;
-    this.#dedupe.keys.clear();
-  }
-
   /** `messages` completed (`priority` of them onOpen's), some of them drops reported just before. */
   #sent(bytes: number, messages: number, priority: number): void {
     this.#buffered = Math.max(0, this.#buffered - bytes);
@@ -772,151 +661,4 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     }
   }
 
-  /** url/headers functions: computed for each attempt, with a time limit. */
-  #configure(attempt: number): void {
-    const configure = this.#setup.configure;
-    if (!configure) {
-      native.config(this.#id, attempt, null, undefined, 'no configuration function');
-      return;
-    }
-    withTimeout(configure(), this.#setup.configTimeoutMs, 'the url/headers functions').then(
-      (resolved) => {
-        this.url = resolved.url.href;
-        this.#remember(attempt, { options: resolved });
-        native.config(this.#id, attempt, { ...resolved.native }, resolved.trust, '');
-      },
-      (e: unknown) => native.config(this.#id, attempt, null, undefined, messageOf(e)),
-    );
-  }
-
-  /**
-   * The next hop of a redirect (lib/redirect.ts decides what it carries),
-   * or the error that refuses it. Not the url/headers functions: they run
-   * once per fresh attempt; a reconnect starts over from the session's URL.
-   */
-  #redirect(attempt: number, req: RedirectRequest): void {
-    const prev = this.#attempts.get(req.from)?.options ?? (this.#setup.configure ? undefined : this.#setup.initial);
-    if (!prev) {
-      native.config(this.#id, attempt, null, undefined, `no options known for attempt ${req.from}`, 'ERR_CONFIG');
-      return;
-    }
-    let next: ResolvedOptions;
-    try {
-      next = redirectOptions(prev, req, this.#setup.user, this.#options.maxRedirects);
-    } catch (e) {
-      const refused = e instanceof WebSocketError ? e : new WebSocketError('ERR_INVALID_REDIRECT', messageOf(e), { url: prev.url.href, cause: e });
-      this.#remember(attempt, { options: prev, refused });
-      native.config(this.#id, attempt, null, undefined, refused.message, refused.code);
-      return;
-    }
-    this.#remember(attempt, { options: next });
-    const crossOrigin = next.url.origin !== prev.url.origin;
-    const from = new URL(prev.url.href);
-    from.username = '';
-    from.password = '';
-    const info: RedirectInfo = { from: from.href, to: next.url.href, status: req.status, crossOrigin };
-    this.#stats.record(Date.now(), 'redirect', { ...info });
-    native.config(this.#id, attempt, { ...next.native }, next.trust, '');
-    this.#log.line('info', `redirect ${info.status} to ${info.to}${info.crossOrigin ? ' (another origin: no user headers)' : ''}`);
-    this.emit('redirect', info);
-  }
-
-  /**
-   * The lookup option resolves the host of one attempt. Called as net calls
-   * it ({ family, hints, all }); answers with every address (all: true) or
-   * one (address, family). An error, a throw or nothing usable fails the
-   * attempt (cause 'dns'); no answer at all runs into handshakeTimeout; a
-   * second or late answer is ignored.
-   */
-  #lookup(attempt: number, req: { host: string; family: number; all: boolean }): void {
-    const fn = this.#setup.user.lookup as NonNullable<ConnectOptions['lookup']>;
-    let answered = false;
-    const fail = (code: string, message: string): void => native.resolved(this.#id, attempt, null, `${code}\n${message}`);
-    const callback = (err: NodeJS.ErrnoException | null, address?: unknown, family?: unknown): void => {
-      if (answered) return;
-      answered = true;
-      if (err) {
-        // A resolver's own codes pass through; anything else is ERR_LOOKUP
-        // (its code stays in the message), so `code` keeps to ErrorCode.
-        const given = typeof err.code === 'string' ? err.code : '';
-        const code = LOOKUP_CODES.has(given) ? given : 'ERR_LOOKUP';
-        const text = messageOf(err).replace(/[\r\n]+/g, ' ').slice(0, 500);
-        fail(code, `lookup of ${req.host} failed: ${given && code !== given ? `${given}: ` : ''}${text}`);
-        return;
-      }
-      const given: unknown[] = Array.isArray(address) ? address : [{ address, family }];
-      const addresses: string[] = [];
-      for (const a of given.slice(0, 64)) {
-        const ip = typeof a === 'string' ? a : typeof a === 'object' && a !== null ? (a as { address?: unknown }).address : undefined;
-        if (typeof ip === 'string' && isIP(ip) !== 0) addresses.push(ip);
-      }
-      if (addresses.length === 0) {
-        fail('ERR_INVALID_IP_ADDRESS', `lookup of ${req.host} gave no IP address`);
-        return;
-      }
-      native.resolved(this.#id, attempt, addresses, '');
-    };
-    try {
-      fn(req.host, { family: req.family, hints: req.family ? 0 : ADDRCONFIG, all: req.all }, callback as Parameters<typeof fn>[2]);
-    } catch (e) {
-      callback(e as NodeJS.ErrnoException);
-    }
-  }
-
-  #decide(info: ReconnectInfo): void {
-    const fn = this.#setup.user.shouldReconnect;
-    if (!fn) {
-      native.decision(this.#id, info.action !== 'give-up', -1);
-      return;
-    }
-    Promise.resolve()
-      .then(() => fn(info))
-      .then(
-        (answer) => {
-          if (typeof answer === 'object' && answer !== null && typeof answer.delayMs === 'number' && answer.delayMs >= 0) {
-            native.decision(this.#id, true, answer.delayMs);
-          } else {
-            native.decision(this.#id, answer === true, -1);
-          }
-        },
-        (e: unknown) => {
-          this.#lastError = new WebSocketError('ERR_SHOULD_RECONNECT', `shouldReconnect threw: ${messageOf(e)}`, { url: this.url, cause: e });
-          native.decision(this.#id, false, -1);
-        },
-      );
-  }
-
-  #runOnOpen(attempt: number, info: OpenPayload): void {
-    const fn = this.#setup.user.onOpen;
-    if (!fn) {
-      native.onOpenDone(this.#id, attempt, '');
-      return;
-    }
-    const session: OpenSession = {
-      send: (data, options = {}) => {
-        const { payload, binary, size } = this.#prepare(data, options);
-        this.#buffered += size;
-        this.#bufferedCount++;
-        native.sendPriority(this.#id, attempt, payload, binary);
-      },
-      protocol: info.protocol ?? '',
-      extensions: info.extensions ?? '',
-      headers: info.headers ?? {},
-      reconnected: info.reconnected ?? false,
-      reason: info.reason ?? 'open',
-    };
-    // Called now, within this batch: listeners it adds see the messages
-    // that arrived with the open. Bounded by configTimeoutMs.
-    let result: unknown;
-    try {
-      result = fn(session);
-    } catch (e) {
-      native.onOpenDone(this.#id, attempt, messageOf(e) || 'onOpen failed');
-      return;
-    }
-    withTimeout(Promise.resolve(result), this.#setup.configTimeoutMs, 'onOpen').then(
-      () => native.onOpenDone(this.#id, attempt, ''),
-      (e: unknown) => native.onOpenDone(this.#id, attempt, messageOf(e) || 'onOpen failed'),
-    );
-  }
 }

@@ -1,5 +1,5 @@
 // node-libwebsockets: a WebSocket client for long-lived connections.
-import { native } from './native';
+import { addon } from './binding';
 
 export { connect, type UrlInput } from './connect';
 export { WebSocket } from './websocket';
@@ -10,13 +10,13 @@ export type {
 export type { WebSocketOptions, WsClientOptions, PerMessageDeflateOptions } from './ws-options';
 
 /** The libwebsockets release the addon was built with, e.g. '4.3.5'. */
-export const lwsVersion: string = native.lwsVersion;
+export const lwsVersion: string = addon.lwsVersion;
 
 /**
  * Our changes to that release, applied at build time (deps/patch-lws.py):
  * the name of each and the SHA-256 of the script that applied them.
  */
-export const lwsPatches: { readonly names: readonly string[]; readonly sha256: string } = native.lwsPatches;
+export const lwsPatches: { readonly names: readonly string[]; readonly sha256: string } = addon.lwsPatches;
 
 export { WebSocketClient, CONNECTING, OPEN, CLOSING, CLOSED } from './client';
 export type {

@@ -2,6 +2,8 @@
 // event types, the lists whose index is their number on the wire, the event
 // index's layout, and typed decoders of event values and payloads.
 // test/wire.test.ts compares every list here with the binding's constants().
+import type { ErrorCode } from './errors';
+import type { HandshakeTimings, RemoteAddress } from './stats';
 
 /** Event types: column `type` of the event index. */
 export enum EventType {
@@ -96,4 +98,33 @@ export function decodeDrop(value: number): { isBinary: boolean; reason: DropReas
 /** A JSON payload of an event. */
 export function decodeJson<T>(chunk: Buffer, offset: number, length: number): T {
   return JSON.parse(chunk.toString('utf8', offset, offset + length)) as T;
+}
+
+/** An Open (and OnOpen) event's payload. */
+export interface OpenPayload {
+  protocol: string;
+  extensions: string;
+  headers: Record<string, string>;
+  reason?: 'open' | 'rotate';
+  reconnected?: boolean;
+  downtimeMs?: number;
+  attempt?: number;
+  remote?: RemoteAddress;
+  handshake?: HandshakeTimings;
+  at?: number;
+  mono?: number;
+}
+
+/** An Error event's payload. */
+export interface ErrorPayload {
+  code: ErrorCode;
+  message: string;
+  status?: number;
+  headers?: Record<string, string>;
+  /** lws's own words for the failure (debug log only). */
+  detail?: string;
+  syscall?: string;
+  address?: string;
+  port?: number;
+  hostname?: string;
 }

@@ -16,7 +16,7 @@
 import { connect as netConnect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type ConnectOptions, type OpenInfo, type WebSocketClient } from './lib';
-import { native } from '../dist/cjs/native.js';
+import { addon as native } from '../dist/cjs/binding.js';
 import { ChildRun, FIXTURES, exitOutcome, killAll } from './helpers/child';
 import { hostsFile, privateHosts } from './helpers/private-hosts';
 import { SYN_SENT, startSynBlackhole, tcpStatesTo, type SynBlackhole } from './helpers/syn-blackhole';

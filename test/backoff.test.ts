@@ -5,7 +5,7 @@
 // classifier's reading of Retry-After values and of the planned-restart
 // close codes, and the herd the default schedule makes of a mass drop.
 import { describe, expect, it } from 'vitest';
-import { native } from '../dist/cjs/native.js';
+import { addon as native } from '../dist/cjs/binding.js';
 import { DEFAULT_BACKOFF_MS, DEFAULTS } from '../dist/cjs/options/defaults.js';
 import { Prng } from './helpers/prng';
 

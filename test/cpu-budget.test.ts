@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { native, type ServiceInfo } from '../dist/cjs/native.js';
+import { addon as native, type ServiceInfo } from '../dist/cjs/binding.js';
 import { ChildRun, exitOutcome, FIXTURES, killAll } from './helpers/child';
 
 afterEach(killAll);

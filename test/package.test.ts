@@ -107,7 +107,8 @@ describe('the packed tarball', () => {
     for (const entry of [
       'package.json',
       'dist/cjs/index.js',
-      'dist/cjs/native.js',
+      'dist/cjs/binding.js',
+      'dist/cjs/dispatch.js',
       'dist/cjs/client.js',
       'dist/cjs/index.d.ts',
       'dist/esm/index.mjs',

@@ -3,7 +3,7 @@
 // an lws Secure Streams retry policy onto the options.
 import { describe, expect, it } from 'vitest';
 import { codeOf } from './helpers/thrown';
-import { native } from '../dist/cjs/native.js';
+import { addon as native } from '../dist/cjs/binding.js';
 import { DEFAULT_BACKOFF_MS } from '../dist/cjs/options/defaults.js';
 import { fromLwsRetry, lwsRetryEntry } from '../dist/cjs/options/lws-retry.js';
 import { resolvePolicy } from '../dist/cjs/options/session.js';

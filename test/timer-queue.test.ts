@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { native } from '../dist/cjs/native.js';
+import { addon as native } from '../dist/cjs/binding.js';
 
 function model(timers: number, ops: Array<[number, number, number]>): number[] {
   const live = new Map<number, { due: number; seq: number }>();

@@ -2,7 +2,7 @@
 // counterpart (native/wire.h, native/event_batch.h), read from the built
 // addon's constants(). An enum changed on one side only fails here.
 import { describe, expect, it } from 'vitest';
-import { native } from '../dist/cjs/native.js';
+import { addon as native } from '../dist/cjs/binding.js';
 import * as wire from '../dist/cjs/wire.js';
 
 const c = native.constants() as Record<string, unknown>;
