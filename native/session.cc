@@ -22,21 +22,19 @@ double MonoMs() {
   return static_cast<double>(duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count()) / 1000.0;
 }
 
-namespace {
-
 // Times and durations reach JS as whole milliseconds (finer is noise).
-std::string Num(double v) {
+std::string JsonMs(double v) {
   char buf[32];
   snprintf(buf, sizeof buf, "%.0f", v);
   return buf;
 }
 
-// A uniform draw in [0, 1) for the reconnect jitter. One generator per
-// service thread; seeded from the OS so clients started together differ.
-double Random01() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+void ArmTimer(ServiceThread& svc, SessionTimer& t, Session* owner, double ms, TimerFn cb) {
+  t.owner = owner;
+  svc.timers().Schedule(t.timer, static_cast<int64_t>(ms * LWS_US_PER_MS), cb);
 }
+
+namespace {
 
 // The wall-clock time at which something happened `ago` ms before now
 // (measured on the monotonic clock): a step of the wall clock in between
@@ -46,7 +44,8 @@ double WallAt(double monoThen, double monoNow, double wallNow) { return wallNow 
 }  // namespace
 
 Session::Session(ServiceThread& s, uint32_t i, std::shared_ptr<ConnectOptions> o)
-    : service(s), id(i), opts(std::move(o)), log(SessionLogCreate(i)) {}
+    : service(s), id(i), opts(std::move(o)), log(SessionLogCreate(i)),
+      dropFn_([this](std::unique_ptr<OutMessage> m, DropReason why) { EmitDrop(std::move(m), why); }) {}
 
 Session::~Session() {
   SessionLogRelease(log);
@@ -62,13 +61,8 @@ void Session::Emit(EventType type, double value, const std::string& json) {
 void Session::SetState(SessionState s) {
   if (s == state_) return;
   state_ = s;
-  std::string j = "{\"at\":" + Num(WallMs()) + "}";
+  std::string j = "{\"at\":" + JsonMs(WallMs()) + "}";
   Emit(EventType::kState, static_cast<double>(s), j);
-}
-
-static void Schedule(ServiceThread& svc, SessionTimer& t, Session* owner, double ms, TimerFn cb) {
-  t.owner = owner;
-  svc.timers().Schedule(t.timer, static_cast<int64_t>(ms * LWS_US_PER_MS), cb);
 }
 
 Connection* Session::Attempt(uint32_t generation) {
@@ -115,7 +109,7 @@ void Session::Abandon(std::unique_ptr<Connection> c) {
 }
 
 void Session::Start() {
-  Emit(EventType::kState, static_cast<double>(state_), "{\"at\":" + Num(WallMs()) + "}");
+  Emit(EventType::kState, static_cast<double>(state_), "{\"at\":" + JsonMs(WallMs()) + "}");
   StartAttempt(false);
 }
 
@@ -197,7 +191,7 @@ void Session::AttemptOpened(Connection& c) {
   std::string info = c.openInfo.empty() ? "{\"protocol\":\"\",\"extensions\":\"\",\"headers\":{}" : c.openInfo;
   c.openInfo.clear();
   if (&c == replacement_.get()) {
-    Emit(EventType::kRotate, c.generation, "{\"phase\":\"open\",\"at\":" + Num(now) + "}");
+    Emit(EventType::kRotate, c.generation, "{\"phase\":\"open\",\"at\":" + JsonMs(now) + "}");
     if (policy().hookOnOpen) {
       Emit(EventType::kOnOpen, c.generation, info + ",\"reason\":\"rotate\",\"reconnected\":true}");
     } else {
@@ -211,7 +205,7 @@ void Session::AttemptOpened(Connection& c) {
   if (reconnected && downSinceMs_ > 0) {
     // Inbound data sent by the server in this window may never arrive.
     double from = lastMessageMs_ > 0 && lastMessageMs_ < downSinceMs_ ? lastMessageMs_ : downSinceMs_;
-    Emit(EventType::kGap, 0, "{\"from\":" + Num(WallAt(from, mono, now)) + ",\"to\":" + Num(now) + "}");
+    Emit(EventType::kGap, 0, "{\"from\":" + JsonMs(WallAt(from, mono, now)) + ",\"to\":" + JsonMs(now) + "}");
   }
   everOpened_ = true;
   openedAtMs_ = mono;
@@ -220,11 +214,11 @@ void Session::AttemptOpened(Connection& c) {
   triesAtOpen_ = tries_;
   SetState(SessionState::kOpen);
   Emit(EventType::kOpen, c.generation,
-       info + ",\"reconnected\":" + (reconnected ? "true" : "false") + ",\"downtimeMs\":" + Num(downtime) +
-           ",\"attempt\":" + std::to_string(tries_) + ConnectionOpenDetails(c) + ",\"at\":" + Num(now) +
-           ",\"mono\":" + Num(mono) + "}");
+       info + ",\"reconnected\":" + (reconnected ? "true" : "false") + ",\"downtimeMs\":" + JsonMs(downtime) +
+           ",\"attempt\":" + std::to_string(tries_) + ConnectionOpenDetails(c) + ",\"at\":" + JsonMs(now) +
+           ",\"mono\":" + JsonMs(mono) + "}");
   // The try counter resets once a connection has stayed up for a while.
-  if (policy().resetAfterMs) Schedule(service, resetTimer_, this, policy().resetAfterMs, OnResetTimer);
+  if (policy().resetAfterMs) ArmTimer(service, resetTimer_, this, policy().resetAfterMs, OnResetTimer);
   ArmStall();
   ArmAge();
   backlogOpen_ = !policy().hookOnOpen;
@@ -250,60 +244,6 @@ void Session::OnOpenDone(uint32_t generation, const std::string& error) {
   backlogOpen_ = true;
   ExpireQueue();
   Flush();
-}
-
-void Session::SwitchToReplacement() {
-  double now = WallMs();
-  double mono = MonoMs();
-  std::unique_ptr<Connection> old = std::move(current_);
-  current_ = std::move(replacement_);
-  // A message the old connection was sending in fragments starts over on the
-  // new one; the old one's partial message dies with it (Close may interleave).
-  if (!queue_.empty() && queue_.front()->sent > 0 && queue_.front()->sent < queue_.front()->size())
-    queue_.front()->sent = 0;
-  Emit(EventType::kRotate, current_->generation, "{\"phase\":\"switch\",\"at\":" + Num(now) + "}");
-  openGeneration_ = current_->generation;
-  lastMessageMs_ = mono;
-  backlogOpen_ = true;
-  if (old) {
-    // Outbound moves now; inbound after the overlap, so what the old one
-    // still holds is delivered, in order, before the replacement's messages.
-    draining_ = old.get();
-    retiring_.push_back(std::move(old));
-    Schedule(service, drainTimer_, this, policy().rotationOverlapMs, OnDrainTimer);
-  } else {
-    FinishDrain();
-  }
-  ArmAge();
-  Flush();
-}
-
-void Session::OnDrainTimer(Timer* t) {
-  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
-  if (!s->draining_) return;
-  Connection* old = s->draining_;
-  s->FinishDrain();
-  ConnectionClose(*old, 1000, "rotating");
-  s->service.events().Flush();
-}
-
-void Session::FinishDrain() {
-  Cancel(drainTimer_);
-  draining_ = nullptr;
-  for (auto& h : held_) service.events().AddOwned(h.type, id, 0, std::move(h.data));
-  held_.clear();
-  Emit(EventType::kRotate, current_ ? current_->generation : 0,
-       "{\"phase\":\"done\",\"at\":" + Num(WallMs()) + "}");
-}
-
-// Inbound comes from the current connection, or during a rotation from the
-// old one until it has closed; the replacement's messages wait meanwhile.
-bool Session::Delivers(const Connection& c) const {
-  return draining_ ? &c == draining_ : &c == current_.get();
-}
-
-bool Session::Holds(const Connection& c) const {
-  return &c == replacement_.get() || (draining_ && &c == current_.get());
 }
 
 void Session::AttemptMessage(Connection& c, EventType type, const uint8_t* data, size_t len) {
@@ -390,16 +330,16 @@ void Session::SetRxPaused(bool paused) {
 
 OutMessage* Session::NextToWrite(Connection& c) {
   if (!c.priority.empty()) return c.priority.front().get();
-  if (&c != current_.get() || !backlogOpen_ || queue_.empty()) return nullptr;
-  return queue_.front().get();
+  if (&c != current_.get() || !backlogOpen_) return nullptr;
+  return outbox_.front();
 }
 
 OutMessage* Session::PeekToWrite(Connection& c, size_t k) {
   if (k < c.priority.size()) return c.priority.at(k).get();
   // onOpen's sends come first: the backlog only after all of them.
   if (!c.priority.empty()) return nullptr;
-  if (&c != current_.get() || !backlogOpen_ || k >= queue_.size()) return nullptr;
-  return queue_.at(k).get();
+  if (&c != current_.get() || !backlogOpen_ || k >= outbox_.size()) return nullptr;
+  return outbox_.at(k);
 }
 
 void Session::Written(Connection& c, OutMessage* m, size_t bytes, bool complete) {
@@ -408,18 +348,15 @@ void Session::Written(Connection& c, OutMessage* m, size_t bytes, bool complete)
   if (!complete) return;
   if (priority) {
     c.priority.pop_front();
-  } else if (!queue_.empty() && queue_.front().get() == m) {
-    queueBytes_ -= m->size();
-    queue_.pop_front();
+  } else {
+    outbox_.Written(m);
   }
 }
 
 void Session::Send(std::unique_ptr<OutMessage> m) {
   if (state_ == SessionState::kClosed) return;
-  m->enqueuedAtMs = MonoMs();
-  queueBytes_ += m->size();
-  queue_.push_back(std::move(m));
-  if (state_ != SessionState::kOpen) EnforceQueueBounds();
+  outbox_.Push(std::move(m), MonoMs());
+  if (state_ != SessionState::kOpen) outbox_.EnforceBounds(policy(), dropFn_);
   Flush();
 }
 
@@ -439,42 +376,7 @@ void Session::EmitDrop(std::unique_ptr<OutMessage> m, DropReason why, bool prior
   service.events().AddSent(id, static_cast<double>(m->size()), 1, priority ? 1 : 0);
 }
 
-void Session::EnforceQueueBounds() {
-  const SessionPolicy& p = policy();
-  while (!queue_.empty() && (queue_.size() > p.queueMaxMessages || queueBytes_ > p.queueMaxBytes)) {
-    if (p.overflow == Overflow::kDropOldest) {
-      std::unique_ptr<OutMessage> m = std::move(queue_.front());
-      queue_.pop_front();
-      queueBytes_ -= m->size();
-      EmitDrop(std::move(m), DropReason::kOverflow);
-    } else if (p.overflow == Overflow::kDropNewest) {
-      std::unique_ptr<OutMessage> m = std::move(queue_.back());
-      queue_.pop_back();
-      queueBytes_ -= m->size();
-      EmitDrop(std::move(m), DropReason::kOverflow);
-    } else {
-      // reject: the façade refuses such sends, but it learns of a lost
-      // connection a little late; what slips through is dropped, not kept
-      // without bound.
-      std::unique_ptr<OutMessage> m = std::move(queue_.back());
-      queue_.pop_back();
-      queueBytes_ -= m->size();
-      EmitDrop(std::move(m), DropReason::kOverflow);
-    }
-  }
-}
-
-void Session::ExpireQueue() {
-  uint32_t ttl = policy().queueTtlMs;
-  if (!ttl) return;
-  double now = MonoMs();
-  while (!queue_.empty() && queue_.front()->sent == 0 && now - queue_.front()->enqueuedAtMs > ttl) {
-    std::unique_ptr<OutMessage> m = std::move(queue_.front());
-    queue_.pop_front();
-    queueBytes_ -= m->size();
-    EmitDrop(std::move(m), DropReason::kExpired);
-  }
-}
+void Session::ExpireQueue() { outbox_.Expire(policy().queueTtlMs, MonoMs(), dropFn_); }
 
 void Session::Flush() {
   // Also while closing: a held Close echo waits for what is queued.
@@ -517,8 +419,8 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
     held_.clear();
     if (!userClosing_) {
       // Keep the old connection; try the rotation again after a pause.
-      Emit(EventType::kRotate, gen, "{\"phase\":\"failed\",\"at\":" + Num(now) + "}");
-      if (policy().maxAgeMs) Schedule(service, ageTimer_, this, policy().backoffMs.empty() ? 0 : policy().backoffMs[0], OnAgeTimer);
+      Emit(EventType::kRotate, gen, "{\"phase\":\"failed\",\"at\":" + JsonMs(now) + "}");
+      if (policy().maxAgeMs) ArmTimer(service, ageTimer_, this, policy().backoffMs.empty() ? 0 : policy().backoffMs[0], OnAgeTimer);
     }
     return;
   }
@@ -532,13 +434,12 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
   Cancel(ageTimer_);
   Cancel(resetTimer_);
   // A message cut off mid-fragments is sent again whole.
-  if (!queue_.empty() && queue_.front()->sent > 0 && queue_.front()->sent < queue_.front()->size())
-    queue_.front()->sent = 0;
+  outbox_.RestartPartial();
   if (!end.errorJson.empty()) Emit(EventType::kError, gen, end.errorJson);
   if (openGeneration_ == gen && !userClosing_ && end.cause != Cause::kUser) {
     double uptime = mono - openedAtMs_;
     Emit(EventType::kDisconnect, end.code,
-         AttemptJson(end) + ",\"uptimeMs\":" + Num(uptime) + ",\"at\":" + Num(now) + ",\"mono\":" + Num(mono) + "}");
+         AttemptJson(end) + ",\"uptimeMs\":" + JsonMs(uptime) + ",\"at\":" + JsonMs(now) + ",\"mono\":" + JsonMs(mono) + "}");
     downSinceMs_ = mono;
     openGeneration_ = 0;
     openedAtMs_ = 0;
@@ -562,108 +463,7 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
     Finish(end.code, end.reason);
     return;
   }
-  Failure f;
-  f.cause = end.cause;
-  f.status = end.status;
-  f.closeCode = end.code;
-  f.retryAfter = end.retryAfter;
-  f.refreshedOnce = refreshedOnce_;
-  f.proxyRefresh = policy().proxyRefresh;
-  f.reconnectOnNormalClose = policy().reconnectOnNormalClose;
-  f.nowMs = static_cast<int64_t>(now);
-  nlws::Decision d = Classify(f);
-  if (policy().hookDecide) {
-    // shouldReconnect: JS decides (waits for the JS thread).
-    awaitingDecision_ = true;
-    pendingEnd_ = end;
-    pendingDecision_ = d;
-    SetState(SessionState::kReconnecting);
-    std::string j = AttemptJson(end) + ",\"attempt\":" + std::to_string(tries_ + 1) + ",\"action\":";
-    AppendJsonString(j, ActionName(d.action));
-    j += ",\"delayMs\":" + std::to_string(d.delayMs) + ",\"why\":";
-    AppendJsonString(j, d.reason);
-    j += "}";
-    Emit(EventType::kDecide, 0, j);
-    return;
-  }
-  AfterFailure(end, d);
-}
-
-void Session::AfterFailure(const AttemptEnd& end, const nlws::Decision& d) {
-  switch (d.action) {
-    case Action::kGiveUp:
-      GiveUp(end, d.reason);
-      return;
-    case Action::kRefreshRetry:
-      refreshedOnce_ = true;
-      ScheduleRetry(end, d, 0);
-      return;
-    case Action::kRetryAfter:
-    case Action::kRetry:
-      ScheduleRetry(end, d, -1);
-      return;
-  }
-}
-
-void Session::Decide(bool retry, int64_t delayMs) {
-  if (!awaitingDecision_ || state_ == SessionState::kClosed) return;
-  awaitingDecision_ = false;
-  if (!retry) {
-    GiveUp(pendingEnd_, "shouldReconnect returned false");
-    return;
-  }
-  if (delayMs >= 0) {
-    ScheduleRetry(pendingEnd_, pendingDecision_, delayMs);
-  } else {
-    AfterFailure(pendingEnd_, pendingDecision_.action == Action::kGiveUp ? nlws::Decision{} : pendingDecision_);
-  }
-}
-
-void Session::ScheduleRetry(const AttemptEnd& end, const nlws::Decision& d, int64_t overrideMs) {
-  const SessionPolicy& p = policy();
-  // 1013: the counter goes on from where this connection found it, even if
-  // the connection stayed up long enough to reset it.
-  if (d.keepClimbing && tries_ < triesAtOpen_) tries_ = triesAtOpen_;
-  if (tries_ < 0xffff) tries_++;
-  if (p.maxAttempts && tries_ > p.maxAttempts) {
-    GiveUp(end, "no connection after " + std::to_string(tries_ - 1) + " attempts (maxAttempts)");
-    return;
-  }
-  DelayInput in;
-  in.schedule = &p.backoffMs;
-  in.attempt = tries_;
-  in.jitter = p.jitter;
-  in.jitterPercent = p.jitterPercent;
-  in.retryAfterMs = d.action == Action::kRetryAfter ? d.delayMs : -1;
-  in.maxRetryAfterMs = p.maxRetryAfterMs;
-  in.spread = d.spread;
-  in.random = Random01();
-  Delay delay = ReconnectDelay(in);
-  double ms = overrideMs >= 0 ? static_cast<double>(overrideMs) : delay.ms;
-  SetState(SessionState::kReconnecting);
-  std::string j = "{\"attempt\":" + std::to_string(tries_) + ",\"delayMs\":" + Num(ms) + ",\"cause\":";
-  AppendJsonString(j, CauseName(end.cause));
-  if (!end.retryAfter.empty()) {
-    // The server's value as sent (bounded), and what it meant.
-    j += ",\"retryAfter\":";
-    AppendJsonString(j, end.retryAfter.substr(0, 64));
-    if (in.retryAfterMs >= 0) j += ",\"retryAfterMs\":" + std::to_string(in.retryAfterMs);
-  }
-  j += ",\"at\":" + Num(WallMs()) + "}";
-  Emit(EventType::kReconnecting, ms, j);
-  Schedule(service, retryTimer_, this, ms, OnRetryTimer);
-}
-
-void Session::GiveUp(const AttemptEnd& end, const std::string& why) {
-  std::string j = "{\"cause\":";
-  AppendJsonString(j, CauseName(end.cause));
-  j += ",\"reason\":";
-  AppendJsonString(j, why);
-  j += ",\"code\":" + std::to_string(end.code);
-  if (end.status) j += ",\"status\":" + std::to_string(end.status);
-  j += ",\"at\":" + Num(WallMs()) + "}";
-  Emit(EventType::kGiveUp, 0, j);
-  Finish(end.code, end.reason);
+  Reconnect(end, static_cast<int64_t>(now));
 }
 
 void Session::Finish(int code, const std::string& reason) {
@@ -680,17 +480,12 @@ void Session::Finish(int code, const std::string& reason) {
   Cancel(drainTimer_);
   held_.clear();
   // Nothing queued is lost silently: each unsent message comes back as 'drop'.
-  while (!queue_.empty()) {
-    std::unique_ptr<OutMessage> m = std::move(queue_.front());
-    queue_.pop_front();
-    EmitDrop(std::move(m), DropReason::kClosed);
-  }
-  queueBytes_ = 0;
+  outbox_.DropAll(dropFn_);
   SetRxPaused(false);
   SetState(SessionState::kClosed);
   std::string j = "{\"code\":" + std::to_string(code) + ",\"reason\":";
   AppendJsonString(j, reason);
-  j += ",\"at\":" + Num(WallMs()) + ",\"mono\":" + Num(MonoMs()) + "}";
+  j += ",\"at\":" + JsonMs(WallMs()) + ",\"mono\":" + JsonMs(MonoMs()) + "}";
   Emit(EventType::kClose, code, j);
   service.ForgetSession(id);
 }
@@ -698,8 +493,6 @@ void Session::Finish(int code, const std::string& reason) {
 void Session::Close(int code, const std::string& reason) {
   if (state_ == SessionState::kClosed || userClosing_) return;
   userClosing_ = true;
-  closeCode_ = code;
-  closeReason_ = reason;
   awaitingDecision_ = false;
   Cancel(retryTimer_);
   Cancel(ageTimer_);
@@ -735,63 +528,25 @@ void Session::Terminate() {
 
 void Session::ArmStall() {
   if (!policy().stallTimeoutMs) return;
-  Schedule(service, stallTimer_, this, policy().stallTimeoutMs, OnStallTimer);
-}
-
-void Session::ArmAge() {
-  const SessionPolicy& p = policy();
-  if (!p.maxAgeMs) return;
-  // Rotate up to jitter% early, so many clients do not rotate in step.
-  uint16_t r = 0;
-  lws_get_random(service.context(), &r, sizeof r);
-  double early = p.maxAgeMs * (p.maxAgeJitterPercent / 100.0) * (r / 65535.0);
-  Schedule(service, ageTimer_, this, p.maxAgeMs - early, OnAgeTimer);
+  ArmTimer(service, stallTimer_, this, policy().stallTimeoutMs, OnStallTimer);
 }
 
 // Session timers run just before the service thread sleeps in poll(): each
 // publishes what it emitted at once.
-void Session::OnRetryTimer(Timer* t) {
-  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
-  EventBatch& events = s->service.events();
-  if (s->state_ == SessionState::kClosed || s->userClosing_) return;
-  s->SetState(SessionState::kConnecting);
-  s->StartAttempt(false);
-  events.Flush();
-}
-
 void Session::OnStallTimer(Timer* t) {
   Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
   if (s->state_ != SessionState::kOpen || !s->current_) return;
   double idle = MonoMs() - s->lastMessageMs_;
   uint32_t limit = s->policy().stallTimeoutMs;
   if (idle < limit) {
-    Schedule(s->service, s->stallTimer_, s, limit - idle, OnStallTimer);
+    ArmTimer(s->service, s->stallTimer_, s, limit - idle, OnStallTimer);
     return;
   }
-  s->Emit(EventType::kStall, idle, "{\"idleMs\":" + Num(idle) + ",\"at\":" + Num(WallMs()) + "}");
+  s->Emit(EventType::kStall, idle, "{\"idleMs\":" + JsonMs(idle) + ",\"at\":" + JsonMs(WallMs()) + "}");
   s->current_->errorJson = ErrorJson("ERR_STALL", "no message for " + std::to_string(limit) + " ms");
   EventBatch& events = s->service.events();
   ConnectionKill(*s->current_, Cause::kStall, false);
   events.Flush();
-}
-
-void Session::OnAgeTimer(Timer* t) {
-  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
-  if (s->state_ != SessionState::kOpen || !s->current_ || s->replacement_ || s->userClosing_) return;
-  if (s->draining_) {
-    // The previous rotation is still in its overlap: rotate after it.
-    Schedule(s->service, s->ageTimer_, s, s->policy().rotationOverlapMs, OnAgeTimer);
-    return;
-  }
-  s->Emit(EventType::kRotate, s->current_->generation, "{\"phase\":\"start\",\"at\":" + Num(WallMs()) + "}");
-  s->StartAttempt(true);
-  s->service.events().Flush();
-}
-
-void Session::OnResetTimer(Timer* t) {
-  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
-  s->tries_ = 0;
-  s->refreshedOnce_ = false;
 }
 
 void Session::Detach() {

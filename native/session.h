@@ -1,9 +1,9 @@
 // A session: what connect() returns to JS, kept up across connections.
-// It owns the attempts (Connection), the outgoing queue that survives them,
-// and the timers of the persistence engine: reconnect backoff (native/
-// backoff.h computes each delay), stall watchdog, maximum connection age
-// (make-before-break rotation) and the try-counter reset. Service thread
-// only.
+// It owns the attempts (Connection), the outgoing queue that survives them
+// (outbox.h), and the timers of the persistence engine: stall watchdog,
+// maximum connection age (make-before-break rotation), and reconnecting
+// (reconnect.cc: classifier, shouldReconnect, backoff, try counter and its
+// reset). session.cc is the state machine and rotation. Service thread only.
 //
 // Clocks: every duration (uptime, downtime, idle time, queue age, RTT) is
 // measured on the monotonic clock (MonoMs), which a stepped wall clock does
@@ -19,9 +19,9 @@
 
 #include "command_queue.h"
 #include "connect_options.h"
-#include "fifo.h"
 #include "event_batch.h"
 #include "log_sink.h"
+#include "outbox.h"
 #include "policy.h"
 #include "timer_queue.h"
 #include "wire.h"
@@ -117,9 +117,10 @@ class Session {
   void LaunchAttempt(Connection& c);
   void Emit(EventType type, double value, const std::string& json);
   void EmitDrop(std::unique_ptr<OutMessage> m, DropReason why, bool priority = false);
-  void EnforceQueueBounds();
   void ExpireQueue();
   void Flush();  // ask the active connection to write
+  // reconnect.cc: after a failure, until the next attempt or giving up.
+  void Reconnect(const AttemptEnd& end, int64_t nowMs);
   void AfterFailure(const AttemptEnd& end, const nlws::Decision& d);
   // overrideMs >= 0: wait exactly that (shouldReconnect's delay, or 0 for
   // a credentials refresh); else the backoff's delay (native/backoff.h).
@@ -166,15 +167,13 @@ class Session {
   AttemptEnd pendingEnd_;                    // while awaiting JS's decision
   nlws::Decision pendingDecision_;
   bool backlogOpen_ = false;                 // onOpen done: the queue may flush
-  int closeCode_ = 1000;
-  std::string closeReason_;
   double openedAtMs_ = 0;                    // monotonic clock of the current open
   uint32_t openGeneration_ = 0;              // attempt that is open, 0 if none
   double lastMessageMs_ = 0;                 // last application message (monotonic clock)
   double downSinceMs_ = 0;                   // monotonic clock of the last loss
 
-  Fifo<std::unique_ptr<OutMessage>> queue_;
-  uint64_t queueBytes_ = 0;
+  Outbox outbox_;
+  const Outbox::DropFn dropFn_;  // EmitDrop, for the outbox
   uint64_t rxUnacked_ = 0;
   bool rxPaused_ = false;
   void SetRxPaused(bool paused);
@@ -185,6 +184,11 @@ class Session {
   SessionTimer ageTimer_{};
   SessionTimer resetTimer_{};
 };
+
+// A duration or time as JSON: whole milliseconds.
+std::string JsonMs(double v);
+// Arms one of a session's timers `ms` from now.
+void ArmTimer(ServiceThread& svc, SessionTimer& t, Session* owner, double ms, TimerFn cb);
 
 // The wall clock (ms since the epoch): for timestamps reported to JS only.
 double WallMs();
