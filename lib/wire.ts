@@ -1,4 +1,4 @@
-// The wire contract with the addon (native/wire.h and native/event_batch.h):
+// The wire contract with the addon (native/wire.h):
 // event types, the lists whose index is their number on the wire, the event
 // index's layout, and typed decoders of event values and payloads.
 // test/wire.test.ts compares every list here with the binding's constants().

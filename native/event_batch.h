@@ -13,43 +13,13 @@
 #include <string>
 #include <vector>
 
-namespace nlws {
+#include "wire.h"
 
-enum class EventType : uint8_t {
-  kOpen = 1,    // payload: JSON {protocol, extensions, headers}
-  kText = 2,    // payload: message bytes
-  kBinary = 3,  // payload: message bytes
-  kClose = 4,   // value: close code; payload: JSON {code, reason, error?}
-  kError = 5,   // payload: JSON {code, message, status?, headers?}
-  kPong = 6,    // payload: pong bytes
-  kSent = 7,    // value: payload bytes written to the socket
-  kLog = 8,     // value: lws log level; payload: the line
-  // The persistence engine (session events). JSON payloads carry `at`, the
-  // service thread's wall clock in ms, so timings hold while JS is blocked;
-  // open, disconnect and close also carry `mono`, its monotonic clock, for
-  // durations.
-  kState = 9,         // value: SessionState
-  kDisconnect = 10,   // payload: JSON {cause, code, reason, uptimeMs, at}
-  kReconnecting = 11, // payload: JSON {attempt, delayMs, cause, retryAfter?, retryAfterMs?, at}
-  kGiveUp = 12,       // payload: JSON {cause, reason, code, at}
-  kStall = 13,        // payload: JSON {idleMs, at}
-  kRotate = 14,       // payload: JSON {phase: start|switch|failed, at}
-  kDrop = 15,         // value: reason*2 + binary (0 overflow, 1 expired, 2 closed); payload: message
-  kNeedConfig = 16,   // value: attempt; JS answers with config()
-  kDecide = 17,       // payload: JSON failure and proposed decision; JS answers decision()
-  kOnOpen = 18,       // value: attempt; JS runs onOpen, answers onOpenDone()
-  kGap = 19,          // payload: JSON {from, to}
-  kCloseReceived = 20,  // value: attempt; the server's Close waits for JS: answer closeEcho()
-  kPing = 21,           // payload: the PING's payload
-  kNeedLookup = 22,    // value: attempt; payload: JSON {host, family, all}; JS answers resolved()
-};
+namespace nlws {
 
 // What a received message costs beyond its payload until JS has taken it
 // (index row, bookkeeping): counted against receiveHighWaterMark.
 constexpr uint64_t kMessageOverhead = 64;
-
-// Index layout, one row of doubles per event.
-constexpr int kIndexStride = 6;  // type, id, value, chunk, offset, length
 
 struct Batch {
   std::vector<std::vector<uint8_t>> chunks;

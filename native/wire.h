@@ -7,6 +7,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 
 namespace nlws {
 
@@ -71,9 +72,46 @@ enum class Jitter : uint8_t {
 };
 constexpr const char* kJitterNames[] = {"full", "add"};
 
-// Columns of a row of the event index (kIndexStride doubles per event,
-// event_batch.h): a kSent row counts completed messages in kColOffset and
-// onOpen's among them in kColLength.
+// Events from the service thread to JS: column kColType of the index. JSON
+// payloads of session events carry `at`, the service thread's wall clock in
+// ms (timings hold while JS is blocked); open, disconnect and close also
+// carry `mono`, its monotonic clock, for durations. lib/wire.ts types them.
+enum class EventType : uint8_t {
+  kOpen = 1,            // value: attempt; payload: JSON {protocol, extensions, headers, reconnected, downtimeMs, attempt, remote, handshake, at, mono}
+  kText = 2,            // payload: message bytes
+  kBinary = 3,          // payload: message bytes
+  kClose = 4,           // value: close code; payload: JSON {code, reason, at, mono}
+  kError = 5,           // value: attempt; payload: JSON {code, message, status?, headers?, syscall?, ...}
+  kPong = 6,            // value: heartbeat RTT ms (-1: not a heartbeat's); payload: pong bytes
+  kSent = 7,            // value: bytes written; kColOffset: messages completed; kColLength: onOpen's among them
+  kLog = 8,             // value: lws log level; payload: the line
+  kState = 9,           // value: SessionState
+  kDisconnect = 10,     // value: close code; payload: JSON {cause, code, reason, status?, uptimeMs, at, mono}
+  kReconnecting = 11,   // value: delay ms; payload: JSON {attempt, delayMs, cause, retryAfter?, retryAfterMs?, at}
+  kGiveUp = 12,         // payload: JSON {cause, reason, code, status?, at}
+  kStall = 13,          // value: idle ms; payload: JSON {idleMs, at}
+  kRotate = 14,         // payload: JSON {phase: start|open|switch|done|failed, at}
+  kDrop = 15,           // value: DropValue(); payload: the message
+  kNeedConfig = 16,     // value: attempt; payload: empty, or a redirect {location, status, from, hop}; JS answers config()
+  kDecide = 17,         // payload: JSON failure and proposed decision; JS answers decision()
+  kOnOpen = 18,         // value: attempt; JS runs onOpen, answers onOpenDone()
+  kGap = 19,            // payload: JSON {from, to}
+  kCloseReceived = 20,  // value: attempt; the server's Close waits for JS: answer closeEcho()
+  kPing = 21,           // payload: the PING's payload
+  kNeedLookup = 22,     // value: attempt; payload: JSON {host, family, all}; JS answers resolved()
+};
+// Names by number (index 0 unused), as lib/wire.ts's EventType has them.
+constexpr const char* kEventTypeNames[] = {
+    nullptr,       "Open",  "Text",   "Binary",     "Close",      "Error",  "Pong",          "Sent",
+    "Log",         "State", "Disconnect", "Reconnecting", "GiveUp", "Stall", "Rotate",   "Drop",
+    "NeedConfig",  "Decide", "OnOpen", "Gap",       "CloseReceived", "Ping", "NeedLookup",
+};
+static_assert(std::size(kEventTypeNames) == static_cast<size_t>(EventType::kNeedLookup) + 1, "a name per event type");
+
+// The event index: one row of kIndexStride doubles per event, in these
+// columns (a kSent row counts completed messages in kColOffset and onOpen's
+// among them in kColLength).
 enum IndexColumn : int { kColType, kColId, kColValue, kColChunk, kColOffset, kColLength };
+constexpr int kIndexStride = 6;
 
 }  // namespace nlws

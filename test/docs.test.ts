@@ -44,10 +44,10 @@ function section(heading: string): string {
   return rest.slice(0, m ? m.index : rest.length);
 }
 
+/** The files below `dir` (subdirectories too) whose names match `ext`, with their text. */
 function sources(dir: string, ext: RegExp): Array<[string, string]> {
-  return fs
-    .readdirSync(path.join(root, dir))
-    .filter((f) => ext.test(f))
+  return (fs.readdirSync(path.join(root, dir), { recursive: true }) as string[])
+    .filter((f) => ext.test(f) && fs.statSync(path.join(root, dir, f)).isFile())
     .map((f) => [`${dir}/${f}`, fs.readFileSync(path.join(root, dir, f), 'utf8')]);
 }
 
@@ -65,6 +65,32 @@ describe('README: a fresh machine', () => {
     const ci = fs.readFileSync(path.join(root, '.ci', 'run'), 'utf8');
     expect(ci).toContain('bash scripts/setup.sh');
     expect(ci).toMatch(/\bnpm test\b/);
+  });
+});
+
+describe('README: architecture', () => {
+  const table = section('## Architecture');
+  // Every `path` in the table's second column, braces expanded (a.{h,cc}).
+  const named = table
+    .split('\n')
+    .filter((l) => l.startsWith('| ') && !l.startsWith('| concern') && !l.startsWith('| ---'))
+    .flatMap((l) => [...(l.split('|')[2] ?? '').matchAll(/`([\w./{},-]+)`/g)].map((m) => m[1] as string))
+    .filter((p) => p.includes('/') || p.includes('.'))
+    .flatMap((p) => {
+      const m = /^(.*)\{([^}]+)\}$/.exec(p);
+      return m ? (m[2] as string).split(',').map((ext) => `${m[1]}${ext}`) : [p];
+    })
+    .filter((p) => /^(lib|native|test)\/|^(CMakeLists\.txt|binding\.gyp)$/.test(p));
+
+  it('names only files that exist', () => {
+    expect(named.length).toBeGreaterThan(40);
+    expect(named.filter((p) => !fs.existsSync(path.join(root, p)))).toEqual([]);
+  });
+
+  it('has every file of lib/ and native/', () => {
+    const files = [...sources('lib', /\.ts$/), ...sources('native', /\.(cc|h|gypi|map)$/)].map(([file]) => file);
+    expect(files.length).toBeGreaterThan(50);
+    expect(files.filter((f) => !named.includes(f))).toEqual([]);
   });
 });
 

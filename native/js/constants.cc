@@ -1,8 +1,9 @@
-// What the addon is: the wire contract (wire.h, event_batch.h) that
+// What the addon is: the wire contract (wire.h) that
 // test/wire.test.ts compares with lib/wire.ts, lws's log levels, version and
 // our patches; and what its service thread decided from the CPUs it has.
 #include <libwebsockets.h>
 
+#include <iterator>
 #include <string>
 
 #include "../cpu_budget.h"
@@ -42,34 +43,7 @@ Napi::Value Constants(const Napi::CallbackInfo& info) {
   columns.Set("length", static_cast<int>(kColLength));
   o.Set("indexColumns", columns);
   Napi::Object events = Napi::Object::New(env);
-  const struct {
-    const char* name;
-    EventType type;
-  } types[] = {
-      {"Open", EventType::kOpen},
-      {"Text", EventType::kText},
-      {"Binary", EventType::kBinary},
-      {"Close", EventType::kClose},
-      {"Error", EventType::kError},
-      {"Pong", EventType::kPong},
-      {"Sent", EventType::kSent},
-      {"Log", EventType::kLog},
-      {"State", EventType::kState},
-      {"Disconnect", EventType::kDisconnect},
-      {"Reconnecting", EventType::kReconnecting},
-      {"GiveUp", EventType::kGiveUp},
-      {"Stall", EventType::kStall},
-      {"Rotate", EventType::kRotate},
-      {"Drop", EventType::kDrop},
-      {"NeedConfig", EventType::kNeedConfig},
-      {"Decide", EventType::kDecide},
-      {"OnOpen", EventType::kOnOpen},
-      {"Gap", EventType::kGap},
-      {"CloseReceived", EventType::kCloseReceived},
-      {"Ping", EventType::kPing},
-      {"NeedLookup", EventType::kNeedLookup},
-  };
-  for (auto& t : types) events.Set(t.name, static_cast<int>(t.type));
+  for (size_t i = 1; i < std::size(kEventTypeNames); i++) events.Set(kEventTypeNames[i], static_cast<int>(i));
   o.Set("eventTypes", events);
   o.Set("sessionStates", NameList(env, kSessionStateNames));
   o.Set("causes", NameList(env, kCauseNames));
