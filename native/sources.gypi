@@ -22,6 +22,7 @@
       'native/command_queue.cc',
       'native/event_batch.cc',
       'native/lws_glue.cc',
+      'native/connection_errors.cc',
       'native/resolver.cc',
       'native/log_sink.cc',
       'native/json.cc',
