@@ -20,7 +20,7 @@ import { addon as native } from '../dist/cjs/binding.js';
 import { ChildRun, FIXTURES, exitOutcome, killAll } from './helpers/child';
 import { hostsFile, privateHosts } from './helpers/private-hosts';
 import { SYN_SENT, startSynBlackhole, tcpStatesTo, type SynBlackhole } from './helpers/syn-blackhole';
-import { once, waitFor } from './helpers/wait';
+import { once, terminateAll, waitFor } from './helpers/wait';
 import { startWsServer, type WsServer } from './helpers/ws-server';
 import { join } from 'node:path';
 
@@ -34,12 +34,7 @@ const cleanups: Array<() => Promise<void> | void> = [];
 const clients: WebSocketClient[] = [];
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) {
-    if (c.state === 'closed') continue;
-    const closed = once(c, 'close', T, { rejectOnError: false });
-    c.terminate();
-    await closed;
-  }
+  await terminateAll(clients, T);
   await killAll();
   for (const f of cleanups.splice(0).reverse()) await f();
 });

@@ -20,7 +20,7 @@ import {
   type TcpServer,
 } from './helpers/fault-server';
 import { AsyncQueue } from './helpers/queue';
-import { once, TimeoutError, waitFor, withTimeout } from './helpers/wait';
+import { terminateAll, TimeoutError, waitFor, withTimeout } from './helpers/wait';
 
 const T = 5000;
 /** A retry of a few ms must have happened within this (loopback, nothing else to wait for). */
@@ -78,13 +78,7 @@ const clients: WebSocketClient[] = [];
 const servers: Array<FaultServer | TcpServer> = [];
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) {
-    if (c.state === 'closed') continue;
-    // An attempt failing at the same moment may emit 'error' first: only 'close' matters here.
-    const closed = once(c, 'close', T, { rejectOnError: false });
-    c.terminate();
-    await closed;
-  }
+  await terminateAll(clients, T);
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 

@@ -12,19 +12,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type ConnectOptions, type ReconnectingInfo, type WebSocketClient } from './lib';
 import { startFaultServer, type FaultServer, type UpgradeAnswer } from './helpers/fault-server';
 import { AsyncQueue } from './helpers/queue';
-import { once } from './helpers/wait';
+import { once, terminateAll } from './helpers/wait';
 
 const T = 5000;
 const clients: WebSocketClient[] = [];
 const servers: FaultServer[] = [];
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) {
-    if (c.state === 'closed') continue;
-    const closed = once(c, 'close', T, { rejectOnError: false });
-    c.terminate();
-    await closed;
-  }
+  await terminateAll(clients, T);
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type OpenInfo, type WebSocketClient } from './lib';
 import { makeCerts } from './helpers/certs';
 import { AsyncQueue } from './helpers/queue';
-import { once } from './helpers/wait';
+import { terminateAll } from './helpers/wait';
 import { startWsServer, type WsServer } from './helpers/ws-server';
 
 const T = 10_000;
@@ -20,12 +20,7 @@ const clients: WebSocketClient[] = [];
 const servers: WsServer[] = [];
 
 afterEach(async () => {
-  for (const c of clients.splice(0)) {
-    if (c.state === 'closed') continue;
-    const closed = once(c, 'close', T, { rejectOnError: false });
-    c.terminate();
-    await closed;
-  }
+  await terminateAll(clients, T);
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 

@@ -124,3 +124,21 @@ export async function waitFor(
     });
   }
 }
+
+/**
+ * Ends every client in `clients` (emptying it) and waits for each 'close':
+ * the usual afterEach of a test file. An attempt failing at the same moment
+ * may emit 'error' first: only 'close' matters here.
+ */
+export async function terminateAll(
+  clients: Array<{ state: string; terminate(): void } & Parameters<typeof once>[0]>,
+  timeoutMs: number,
+): Promise<void> {
+  for (const c of clients.splice(0)) {
+    if (c.state === 'closed') continue;
+    const closed = once(c, 'close', timeoutMs, { rejectOnError: false });
+    c.terminate();
+    await closed;
+  }
+}
+
