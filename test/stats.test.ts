@@ -2,7 +2,7 @@
 // timestamps, the bounded event log, and the Prometheus exposition.
 import { describe, expect, it } from 'vitest';
 import { StatsRecorder, toPrometheus, type Stats } from '../dist/cjs/stats.js';
-import type { Cause, SessionState } from '../dist/cjs/states.js';
+import type { Cause, SessionState } from '../dist/cjs/wire.js';
 
 const T0 = 1_700_000_000_000;
 
