@@ -14,7 +14,7 @@
 #include "json.h"
 #include "log_sink.h"
 #include "server_limits.h"
-#include "session.h"
+#include "session/session.h"
 
 namespace nlws::conn {
 

@@ -17,10 +17,10 @@
 #include "frame_writer.h"
 #include "json.h"
 #include "log_sink.h"
-#include "resolver.h"
+#include "thread/resolver.h"
 #include "server_limits.h"
-#include "service_thread.h"
-#include "session.h"
+#include "thread/service_thread.h"
+#include "session/session.h"
 
 namespace nlws {
 

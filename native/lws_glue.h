@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "command_queue.h"
+#include "thread/mailbox.h"
 #include "connect_options.h"
 #include "fifo.h"
-#include "policy.h"
-#include "timer_queue.h"
+#include "session/classify.h"
+#include "thread/timer.h"
 #include "utf8.h"
 
 namespace nlws {

@@ -1,4 +1,4 @@
-// The reconnect delay as plain code (native/backoff.cc, through the addon's
+// The reconnect delay as plain code (native/session/backoff.cc, through the addon's
 // test hook, with chosen random draws): the schedule, full and additive
 // jitter, a server's Retry-After that can lengthen the delay but never
 // shorten it, its cap, and the spread of a planned restart (1012). Also the

@@ -25,7 +25,7 @@ import { once, withTimeout } from './helpers/wait';
 
 const T = 10_000;
 const RX_BUFFER = 2048; // rx_buffer_size in native/lws_glue.cc
-const READ_BUFFER = 64 * 1024; // pt_serv_buf_size in native/service_thread.cc
+const READ_BUFFER = 64 * 1024; // pt_serv_buf_size in native/thread/service_thread.cc
 
 const clients: WebSocketClient[] = [];
 const servers: Array<RawServer | WsServer> = [];

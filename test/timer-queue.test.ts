@@ -1,5 +1,5 @@
 /**
- * The service thread's timer queue (native/timer_queue.cc): a binary heap
+ * The service thread's timer queue (native/thread/timer.cc): a binary heap
  * with cancel and reschedule in place of lws's sorted list. Checked against
  * a model: after any sequence of schedules and cancels, the timers still
  * scheduled fire once each, earliest first, equal times in the order they

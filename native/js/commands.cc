@@ -1,5 +1,5 @@
 // The methods JS calls to drive sessions: each turns its arguments into a
-// Command for the service thread (command_queue.h says what each carries).
+// Command for the service thread (thread/mailbox.h says what each carries).
 // After teardown they do nothing.
 #include <libwebsockets.h>
 

@@ -6,7 +6,7 @@
 #include <iterator>
 #include <string>
 
-#include "../cpu_budget.h"
+#include "../thread/cpu_budget.h"
 #include "../wire.h"
 #include "constants.h"
 #include "environment.h"

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "../cpu_budget.h"
+#include "../thread/cpu_budget.h"
 
 namespace nlws::js {
 

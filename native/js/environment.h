@@ -19,7 +19,7 @@
 #include <cstdint>
 
 #include "../event_batch.h"
-#include "../service_thread.h"
+#include "../thread/service_thread.h"
 
 namespace nlws::js {
 

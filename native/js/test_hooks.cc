@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "../backoff.h"
-#include "../policy.h"
-#include "../resolver.h"
-#include "../session.h"
-#include "../timer_queue.h"
+#include "../session/backoff.h"
+#include "../session/classify.h"
+#include "../thread/resolver.h"
+#include "../session/session.h"
+#include "../thread/timer.h"
 #include "constants.h"
 #include "methods.h"
 #include "values.h"
@@ -25,7 +25,7 @@ bool Given(const Napi::Object& o, const char* name, Napi::Value* v) {
   return !v->IsUndefined();
 }
 
-// classify(failure): the reconnect policy (native/policy.h) ->
+// classify(failure): the reconnect policy (native/session/classify.h) ->
 // {action, delayMs, reason, spread, keepClimbing}.
 Napi::Value Classify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -53,7 +53,7 @@ Napi::Value Classify(const Napi::CallbackInfo& info) {
   return r;
 }
 
-// reconnectDelay(input): the reconnect delay (native/backoff.h):
+// reconnectDelay(input): the reconnect delay (native/session/backoff.h):
 // {schedule, attempt, jitter: 'full'|'add', jitterPercent, retryAfterMs,
 // maxRetryAfterMs, spread, random} -> {delayMs, scheduleMs, floorMs, retryAfterWon}.
 Napi::Value ReconnectDelay(const Napi::CallbackInfo& info) {
@@ -109,7 +109,7 @@ Napi::Value CpuBudgetBelow(const Napi::CallbackInfo& info) {
 }
 
 // orderAddresses(addresses, family): the order the addresses of a name are
-// tried in (native/resolver.h).
+// tried in (native/thread/resolver.h).
 Napi::Value OrderAddresses(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<std::string> in;

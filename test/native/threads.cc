@@ -40,10 +40,10 @@
 #include <thread>
 #include <vector>
 
-#include "command_queue.h"
+#include "thread/mailbox.h"
 #include "event_batch.h"
 #include "log_sink.h"
-#include "service_thread.h"
+#include "thread/service_thread.h"
 
 using namespace nlws;
 using Clock = std::chrono::steady_clock;

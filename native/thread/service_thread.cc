@@ -7,9 +7,9 @@
 
 #include <cstring>
 
-#include "server_limits.h"
-#include "lws_glue.h"
-#include "session.h"
+#include "../server_limits.h"
+#include "../lws_glue.h"
+#include "../session/session.h"
 
 namespace nlws {
 

@@ -1,4 +1,4 @@
-#include "policy.h"
+#include "classify.h"
 
 #include <cctype>
 #include <cstdlib>

@@ -8,9 +8,9 @@
 #include <functional>
 #include <memory>
 
-#include "command_queue.h"
-#include "fifo.h"
-#include "wire.h"
+#include "../thread/mailbox.h"
+#include "../fifo.h"
+#include "../wire.h"
 
 namespace nlws {
 

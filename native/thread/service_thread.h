@@ -12,10 +12,10 @@
 #include <thread>
 #include <vector>
 
-#include "command_queue.h"
+#include "mailbox.h"
 #include "cpu_budget.h"
-#include "event_batch.h"
-#include "timer_queue.h"
+#include "../event_batch.h"
+#include "timer.h"
 
 namespace nlws {
 
@@ -77,7 +77,7 @@ class ServiceThread {
   EventBatch& events() { return events_; }
   std::shared_ptr<Mailbox> mailbox() { return mailbox_; }
   struct lws_context* context() { return context_; }
-  // Per-connection and per-session timers (timer_queue.h).
+  // Per-connection and per-session timers (timer.h).
   TimerQueue& timers() { return timers_; }
   struct lws_vhost* VhostFor(const Connection& c);
   // Finished attempts and sessions are freed after the current service

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "wire.h"
+#include "../wire.h"
 
 namespace nlws {
 

@@ -1,4 +1,4 @@
-#include "timer_queue.h"
+#include "timer.h"
 
 namespace nlws {
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "wire.h"
+#include "../wire.h"
 
 namespace nlws {
 

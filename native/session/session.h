@@ -17,14 +17,14 @@
 #include <string>
 #include <vector>
 
-#include "command_queue.h"
-#include "connect_options.h"
-#include "event_batch.h"
-#include "log_sink.h"
+#include "../thread/mailbox.h"
+#include "../connect_options.h"
+#include "../event_batch.h"
+#include "../log_sink.h"
 #include "outbox.h"
-#include "policy.h"
-#include "timer_queue.h"
-#include "wire.h"
+#include "classify.h"
+#include "../thread/timer.h"
+#include "../wire.h"
 
 namespace nlws {
 
@@ -123,7 +123,7 @@ class Session {
   void Reconnect(const AttemptEnd& end, int64_t nowMs);
   void AfterFailure(const AttemptEnd& end, const nlws::Decision& d);
   // overrideMs >= 0: wait exactly that (shouldReconnect's delay, or 0 for
-  // a credentials refresh); else the backoff's delay (native/backoff.h).
+  // a credentials refresh); else the backoff's delay (backoff.h).
   void ScheduleRetry(const AttemptEnd& end, const nlws::Decision& d, int64_t overrideMs);
   void GiveUp(const AttemptEnd& end, const std::string& why);
   void Finish(int code, const std::string& reason);

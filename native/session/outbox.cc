@@ -1,6 +1,6 @@
 #include "outbox.h"
 
-#include "connect_options.h"
+#include "../connect_options.h"
 
 namespace nlws {
 

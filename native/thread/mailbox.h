@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "connect_options.h"
+#include "../connect_options.h"
 
 namespace nlws {
 

@@ -1,12 +1,12 @@
-// Reconnecting: after a failure the classifier (policy.h) proposes,
+// Reconnecting: after a failure the classifier (classify.h) proposes,
 // shouldReconnect may overrule, and the backoff (backoff.h) says when; the
 // try counter, its reset after resetAfterMs of uptime, and giving up.
 // Session's members for it; session.cc keeps the state machine.
 #include <random>
 
 #include "backoff.h"
-#include "json.h"
-#include "service_thread.h"
+#include "../json.h"
+#include "../thread/service_thread.h"
 #include "session.h"
 
 namespace nlws {

@@ -1,4 +1,4 @@
-#include "command_queue.h"
+#include "mailbox.h"
 
 namespace nlws {
 

@@ -6,9 +6,9 @@
 #include <random>
 
 #include "backoff.h"
-#include "json.h"
-#include "lws_glue.h"
-#include "service_thread.h"
+#include "../json.h"
+#include "../lws_glue.h"
+#include "../thread/service_thread.h"
 
 namespace nlws {
 
