@@ -1,37 +1,45 @@
 // WebSocketClient: one session, kept up across connections by the native
-// service thread. This file turns the session's events into the public API;
-// the decisions (heartbeat, reconnect, stall, rotation, queue bounds) are
-// taken natively, so they happen while the JS thread is busy.
-import { isUtf8 as isUtf8Buffer } from 'node:buffer';
+// service thread. This file is the public API and turns the session's events
+// into emitted ones; the decisions (heartbeat, reconnect, stall, rotation,
+// queue bounds) are taken natively, so they happen while the JS thread is
+// busy. Beside it: wire.ts decodes the events, session-record.ts keeps
+// stats() and the log lines, outgoing.ts bufferedAmount and the send()
+// callbacks, payload.ts checks what is sent, hooks.ts runs the JS hooks.
+import { RecentAttempts } from './attempts';
 import { checkCloseArgs } from './close-codes';
-import { WebSocketError, typeError, type ErrorDetails } from './errors';
+import { UNHEARD_ERROR_WARNING, WebSocketError, typeError, warnUnheard } from './errors';
 import { native, type EventSink } from './dispatch';
-import type { ConnectOptions, LogLevel, ReconnectInfo, ResolvedOptions } from './options/types';
-import type { RedirectRequest } from './redirect';
-import { decodeDrop, decodeJson, decodeState, EventType, type ErrorPayload, type OpenPayload, type Cause, type OverflowPolicy, type SessionState } from './wire';
-import { SendCallbacks, type SendCallback } from './send-callbacks';
-import { SessionLog } from './session-log';
-import { monoNow, StatsRecorder, toPrometheus, type Stats } from './stats';
+import type { LogLevel, ResolvedOptions } from './options/types';
+import { Outgoing } from './outgoing';
+import { controlPayload, messagePayload } from './payload';
+import {
+  decodeClose, decodeDisconnect, decodeDrop, decodeGiveUp, decodeJson, decodeOpen, decodeReconnecting, decodeState, EventType,
+  type ErrorPayload, type GapEvent, type RotateEvent, type StallEvent,
+  type Cause, type SessionState,
+} from './wire';
+import type { SendCallback } from './send-callbacks';
+import { SessionRecord } from './session-record';
+import { toPrometheus, type Stats } from './stats';
 import { TypedEventEmitter } from './typed-emitter';
 import type {
   DisconnectInfo, DropInfo, GiveUpInfo, Message, OpenInfo, ReconnectingInfo, RedirectInfo, RotatePhase, SendData, SendOptions,
   WebSocketClientEvents,
 } from './events';
 import { Dedupe } from './dedupe';
-import { configure, decide, lookup, redirect, runOnOpen, type HookHost } from './hooks';
+import { runHook, type HookHost, type SessionSetup } from './hooks';
+import { messagesOf } from './messages';
 
 export type {
   DisconnectInfo, DropInfo, GiveUpInfo, Message, OpenInfo, ReconnectingInfo, RedirectInfo, RotatePhase, SendData, SendOptions,
   WebSocketClientEvents,
 };
-export type { SendCallback };
+export type { SendCallback, SessionSetup };
 export type { SessionState, Cause };
 
 /** @internal The key of WebSocketClient's close without a status code (for the WebSocket class). */
 export const CLOSE_WITHOUT_CODE = Symbol('close without a status code');
 
-/** The code of the process warning for a failure nobody listened to. */
-export const UNHEARD_ERROR_WARNING = 'NLWS_UNHANDLED_ERROR';
+export { UNHEARD_ERROR_WARNING };
 
 export const CONNECTING = 0;
 export const OPEN = 1;
@@ -40,35 +48,6 @@ export const CLOSED = 3;
 export type ReadyState = 0 | 1 | 2 | 3;
 
 const READY: Record<SessionState, ReadyState> = { connecting: 0, open: 1, reconnecting: 0, closing: 2, closed: 3 };
-// Options of the latest attempts configured here (url/headers functions,
-// redirect hops), by attempt: a redirect starts from the redirected
-// attempt's, and errors name its URL. Only one attempt is in its opening
-// handshake at a time, so a few suffice.
-const ATTEMPTS_KEPT = 8;
-
-
-/** How a session gets the url/headers of each attempt, and its hooks. */
-export interface SessionSetup {
-  /** The first attempt's options when they are static (else computed per attempt). */
-  initial: ResolvedOptions;
-  /** Computes the options of one attempt (url/headers functions). */
-  configure?: () => Promise<ResolvedOptions>;
-  configTimeoutMs: number;
-  overflow: OverflowPolicy;
-  queueMaxMessages: number;
-  queueMaxBytes: number;
-  /** Connection events kept in stats().log. */
-  eventLogSize: number;
-  user: ConnectOptions;
-}
-
-function toBytes(data: ArrayBuffer | ArrayBufferView): Uint8Array {
-  if (data instanceof Uint8Array) return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return new Uint8Array(data);
-}
-
-
 
 export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> implements EventSink {
   static readonly CONNECTING = CONNECTING;
@@ -86,18 +65,12 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   #protocol = '';
   #extensions = '';
   #headers: Record<string, string> = {};
-  #buffered = 0;
-  #bufferedCount = 0;
-  #needDrain = false;
   #referenced = true;
   #holding = false;
   #userClosed = false;
   #warned = false;
-  #log!: SessionLog;
-  readonly #callbacks = new SendCallbacks();
-  // Drops the next Sent event counts as written (the service thread reports them so).
-  #droppedUncounted = 0;
-  #droppedBytesUncounted = 0;
+  readonly #record: SessionRecord;
+  readonly #outgoing: Outgoing;
   #unlistenAbort: (() => void) | undefined;
   #aborted: WebSocketError | undefined;
   #lastError: WebSocketError | undefined;
@@ -105,12 +78,11 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   #resolveOpened!: () => void;
   #rejectOpened!: (e: Error) => void;
   #resolveClosed!: () => void;
-  #stats: StatsRecorder;
   #dedupe: Dedupe | undefined;
   readonly #host: HookHost;
   readonly #options: ResolvedOptions;
   readonly #setup: SessionSetup;
-  readonly #attempts = new Map<number, { options: ResolvedOptions; refused?: WebSocketError }>();
+  readonly #attempts = new RecentAttempts();
 
   /** @internal use connect() */
   constructor(setup: SessionSetup) {
@@ -118,7 +90,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     this.#setup = setup;
     this.#options = setup.initial;
     this.url = setup.initial.url.href;
-    this.#stats = new StatsRecorder(setup.eventLogSize);
+    this.#outgoing = new Outgoing({ ...setup, highWaterMark: this.#options.highWaterMark, lowWaterMark: this.#options.lowWaterMark });
     this.opened = new Promise<void>((resolve, reject) => {
       this.#resolveOpened = resolve;
       this.#rejectOpened = reject;
@@ -131,15 +103,9 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     if (setup.user.dedupeKey) this.#dedupe = new Dedupe(setup.user.dedupeKey);
     if (this.#options.logger) native.countLogger(true);
     this.#id = native.connect({ ...this.#options.native }, this.#options.trust, this);
-    this.#log = new SessionLog(this.#id, () => this.url, this.#options.logger);
+    this.#record = new SessionRecord(this.#id, () => this.url, this.#options.logger, setup.eventLogSize);
     this.#host = this.#hookHost();
-    if (this.#log.enabled) {
-      const p = this.#options.native.policy;
-      this.#log.line(
-        'info',
-        `started (reconnect ${p?.reconnect === false ? 'off' : 'on'}, heartbeat ${p?.heartbeatIntervalMs ? `${p.heartbeatIntervalMs}/${p.heartbeatTimeoutMs} ms` : 'off'})`,
-      );
-    }
+    this.#record.started(this.#options.native.policy);
     this.#hold(true);
     const signal = setup.user.signal;
     if (signal) {
@@ -182,7 +148,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   }
   /** Bytes given to send() and not yet written to a socket (or dropped). */
   get bufferedAmount(): number {
-    return this.#buffered;
+    return this.#outgoing.bytes;
   }
   /** The most recent connection error. */
   get lastError(): WebSocketError | undefined {
@@ -208,47 +174,18 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     if (this.#userClosed || this.#state === 'closed' || this.#state === 'closing') {
       throw new WebSocketError('ERR_NOT_OPEN', `send() after close (state ${this.#state})`, { url: this.url });
     }
-    const { payload, binary, size } = this.#prepare(data, options);
-    if (this.#state !== 'open' && this.#setup.overflow === 'reject') {
-      if (this.#bufferedCount + 1 > this.#setup.queueMaxMessages || this.#buffered + size > this.#setup.queueMaxBytes) {
-        throw new WebSocketError(
-          'ERR_QUEUE_FULL',
-          `the outgoing queue is full (${this.#bufferedCount} messages, ${this.#buffered} bytes) while ${this.#state}`,
-          { url: this.url },
-        );
-      }
+    const { payload, binary, size } = messagePayload(data, options);
+    const out = this.#outgoing;
+    if (this.#state !== 'open' && out.refuses(size)) {
+      throw new WebSocketError(
+        'ERR_QUEUE_FULL',
+        `the outgoing queue is full (${out.messages} messages, ${out.bytes} bytes) while ${this.#state}`,
+        { url: this.url },
+      );
     }
-    this.#buffered += size;
-    this.#bufferedCount++;
-    this.#callbacks.add(cb);
+    const belowHighWater = out.queued(size, cb);
     native.send(this.#id, payload, binary);
-    if (this.#buffered > this.#options.highWaterMark) {
-      this.#needDrain = true;
-      return false;
-    }
-    return true;
-  }
-
-  #prepare(data: SendData, options: SendOptions): { payload: string | Uint8Array; binary: boolean; size: number } {
-    if (typeof options !== 'object' || options === null) {
-      throw typeError('ERR_INVALID_ARG_TYPE', 'send() options must be an object');
-    }
-    const given = options.binary as unknown;
-    if (given !== undefined && typeof given !== 'boolean') {
-      throw typeError('ERR_INVALID_ARG_TYPE', 'send() option binary must be a boolean');
-    }
-    if (typeof data === 'string') {
-      return { payload: data, binary: given === true, size: Buffer.byteLength(data) };
-    }
-    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
-      const payload = toBytes(data);
-      const binary = given !== false;
-      if (!binary && !isUtf8Buffer(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength))) {
-        throw typeError('ERR_INVALID_UTF8', 'a text message must be valid UTF-8');
-      }
-      return { payload, binary, size: payload.byteLength };
-    }
-    throw typeError('ERR_INVALID_ARG_TYPE', 'send() takes a string, Buffer, ArrayBuffer or ArrayBufferView');
+    return belowHighWater;
   }
 
   /** Sends a Ping (payload at most 125 bytes). */
@@ -265,11 +202,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   }
 
   #controlPayload(method: 'ping' | 'pong', data: unknown): Buffer {
-    let bytes: Buffer;
-    if (typeof data === 'string') bytes = Buffer.from(data);
-    else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) bytes = Buffer.from(toBytes(data));
-    else throw typeError('ERR_INVALID_ARG_TYPE', `${method}() takes a string, Buffer, ArrayBuffer or ArrayBufferView`);
-    if (bytes.length > 125) throw typeError('ERR_INVALID_ARG_VALUE', `${method} payload is limited to 125 bytes`);
+    const bytes = controlPayload(method, data);
     if (this.#state !== 'open') {
       throw new WebSocketError('ERR_NOT_OPEN', `${method}() needs an open connection`, { url: this.url });
     }
@@ -320,7 +253,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
 
   /** Counters, timings and a bounded log of connection events. */
   stats(): Stats {
-    return this.#stats.snapshot(this.#bufferedCount, this.#buffered);
+    return this.#record.stats(this.#outgoing.messages, this.#outgoing.bytes);
   }
 
   /** stats() in the Prometheus text exposition format. */
@@ -328,37 +261,9 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     return toPrometheus(this.stats(), labels);
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
-    const queue: Message[] = [];
-    let done = this.#state === 'closed';
-    let wake: (() => void) | undefined;
-    const onMessage = (data: string | Buffer, isBinary: boolean): void => {
-      queue.push({ data, isBinary });
-      wake?.();
-    };
-    const onClose = (): void => {
-      done = true;
-      wake?.();
-    };
-    this.on('message', onMessage);
-    this.on('close', onClose);
-    try {
-      for (;;) {
-        const next = queue.shift();
-        if (next !== undefined) {
-          yield next;
-          continue;
-        }
-        if (done) return;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
-      }
-    } finally {
-      this.off('message', onMessage);
-      this.off('close', onClose);
-    }
+  /** The messages from the first next() on, until the session closes. */
+  [Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
+    return messagesOf(this, () => this.#state === 'closed');
   }
 
   #hold(on: boolean): void {
@@ -371,31 +276,10 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
   #setState(next: SessionState): void {
     const prev = this.#state;
     if (next === prev) return;
-    this.#log.line('info', `state ${prev} -> ${next}`);
+    this.#record.state(prev, next);
     this.#state = next;
-    this.#stats.state = next;
     if (next === 'closed') this.#hold(false);
     this.emit('state', next, prev);
-  }
-
-  #error(info: ErrorPayload, attempt: number): WebSocketError {
-    const known = this.#attempts.get(attempt);
-    // A redirect refused here: the error built then, with its cause.
-    if (known?.refused && known.refused.code === info.code) return known.refused;
-    // The URL of the attempt that failed (a redirect's target on a hop).
-    const url = known ? known.options.url.href : this.url;
-    const details: ErrorDetails = { url };
-    if (info.status !== undefined) details.status = info.status;
-    if (info.headers !== undefined) details.headers = info.headers;
-    if (info.syscall !== undefined) {
-      // A system error: Node's wording (`connect ECONNREFUSED 127.0.0.1:9`) and fields.
-      details.syscall = info.syscall;
-      if (info.address !== undefined) details.address = info.address;
-      if (info.port !== undefined) details.port = info.port;
-      if (info.hostname !== undefined) details.hostname = info.hostname;
-    }
-    // The message says what failed, as Node's and ws's do; `url` says where.
-    return new WebSocketError(info.code, info.message, details);
   }
 
   /** What the hooks (lib/hooks.ts) may see and change of this session. */
@@ -407,32 +291,20 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
       setUrl: (url) => {
         this.url = url;
       },
-      attemptOptions: (attempt) => this.#attempts.get(attempt)?.options,
-      remember: (attempt, entry) => this.#remember(attempt, entry),
+      attempts: this.#attempts,
       redirected: (info) => {
-        this.#stats.record(Date.now(), 'redirect', { ...info });
-        this.#log.line('info', `redirect ${info.status} to ${info.to}${info.crossOrigin ? ' (another origin: no user headers)' : ''}`);
+        this.#record.redirected(info);
         this.emit('redirect', info);
       },
       failed: (error) => {
         this.#lastError = error;
       },
-      prepare: (data, options) => this.#prepare(data, options),
-      queued: (size) => {
-        this.#buffered += size;
-        this.#bufferedCount++;
-      },
+      queued: (size) => this.#outgoing.queuedPriority(size),
     };
   }
 
-  #remember(attempt: number, entry: { options: ResolvedOptions; refused?: WebSocketError }): void {
-    this.#attempts.set(attempt, entry);
-    if (this.#attempts.size > ATTEMPTS_KEPT) this.#attempts.delete(this.#attempts.keys().next().value as number);
-  }
-
   #deliver(data: string | Buffer, isBinary: boolean, bytes: number): void {
-    this.#stats.messagesIn++;
-    this.#stats.bytesIn += bytes;
+    this.#record.received(bytes);
     // Both connections delivered it during a rotation's overlap.
     if (this.#dedupe?.isCopy(data, isBinary)) return;
     this.emit('message', data, isBinary);
@@ -440,7 +312,7 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
 
   /** @internal */
   onLwsLog(level: LogLevel, line: string): void {
-    this.#log.lws(level, line);
+    this.#record.lws(level, line);
   }
 
   /** @internal */
@@ -467,31 +339,11 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         return;
       }
       case EventType.Open: {
-        const info = decodeJson<OpenPayload>(chunk, offset, length);
-        this.#protocol = info.protocol ?? '';
-        this.#extensions = info.extensions ?? '';
-        this.#headers = info.headers ?? {};
-        const open: OpenInfo = {
-          reconnected: info.reconnected ?? false,
-          downtimeMs: info.downtimeMs ?? 0,
-          attempt: info.attempt ?? 0,
-          remote: info.remote ?? { address: '', family: 'IPv4', port: 0 },
-          handshake: info.handshake ?? { totalMs: 0, dnsMs: 0, tcpMs: 0 },
-        };
-        this.#stats.opened(info.mono ?? monoNow(), open.reconnected, open.downtimeMs, open.remote, open.handshake);
-        this.#stats.record(info.at ?? Date.now(), 'open', {
-          reconnected: open.reconnected,
-          downtimeMs: open.downtimeMs,
-          attempt: open.attempt,
-          address: open.remote.address,
-        });
-        if (this.#log.enabled) {
-          this.#log.line(
-            'info',
-            `open${open.reconnected ? ` again after ${open.downtimeMs} ms down` : ''} (attempt ${open.attempt}` +
-              `${this.#protocol ? `, protocol ${this.#protocol}` : ''}${this.#extensions ? `, ${this.#extensions}` : ''})`,
-          );
-        }
+        const o = decodeOpen(chunk, offset, length);
+        this.#protocol = o.protocol;
+        this.#extensions = o.extensions;
+        this.#headers = o.headers;
+        const open = this.#record.opened(o);
         this.#resolveOpened();
         this.emit('open', open);
         return;
@@ -500,128 +352,90 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
         this.emit('ping', Buffer.from(chunk.subarray(offset, offset + length)));
         return;
       case EventType.Pong:
-        if (value >= 0) this.#stats.rtt(Math.round(value));
+        if (value >= 0) this.#record.rtt(Math.round(value));
         else this.emit('pong', Buffer.from(chunk.subarray(offset, offset + length)));
         return;
       case EventType.Error: {
         const payload = decodeJson<ErrorPayload>(chunk, offset, length);
-        const err = this.#error(payload, value);
+        const err = this.#attempts.error(payload, value, this.url);
         this.#lastError = err;
-        if (this.#log.enabled) {
-          this.#log.line('warn', `error ${err.code}: ${err.message}${payload.detail ? ` (lws: ${payload.detail})` : ''}`);
-        }
-        // Unlike ws, an 'error' without listeners does not throw: failures
-        // of long-lived connections are expected, and the session goes on.
-        // But it is not silent either: the first one becomes a process
-        // warning (stderr by default), once per session.
+        this.#record.failed(err, payload.detail);
+        // Without listeners: a process warning, the first time (lib/errors.ts).
         if (this.listenerCount('error') > 0) this.emit('error', err);
-        else this.#warnUnheard(err);
+        else if (!this.#warned) {
+          this.#warned = true;
+          warnUnheard(err, this.url);
+        }
         return;
       }
       case EventType.Disconnect: {
-        const { mono, ...d } = decodeJson<DisconnectInfo & { mono?: number }>(chunk, offset, length);
+        const { info, mono } = decodeDisconnect(chunk, offset, length);
         this.#dedupe?.window(false);
-        this.#stats.disconnected({ at: d.at, cause: d.cause, code: d.code, reason: d.reason, uptimeMs: d.uptimeMs }, mono ?? monoNow());
-        this.#stats.record(d.at, 'disconnect', { ...d });
-        this.#log.line('warn', `disconnected: cause ${d.cause}, code ${d.code}${d.reason ? ` (${d.reason})` : ''}, up ${d.uptimeMs} ms`);
-        this.emit('disconnect', d);
+        this.#record.disconnected(info, mono);
+        this.emit('disconnect', info);
         return;
       }
       case EventType.Reconnecting: {
-        const { at, ...r } = decodeJson<ReconnectingInfo & { at: number }>(chunk, offset, length);
-        this.#stats.attempts++;
-        this.#stats.record(at, 'reconnecting', { ...r });
-        this.#log.line(
-          'info',
-          `reconnecting: attempt ${r.attempt} in ${r.delayMs} ms (cause ${r.cause}` +
-            `${r.retryAfter !== undefined ? `, Retry-After ${JSON.stringify(r.retryAfter)}` : ''})`,
-        );
-        this.emit('reconnecting', r);
+        const { info, at } = decodeReconnecting(chunk, offset, length);
+        this.#record.reconnecting(info, at);
+        this.emit('reconnecting', info);
         return;
       }
       case EventType.GiveUp: {
-        const g = decodeJson<GiveUpInfo & { at: number }>(chunk, offset, length);
-        this.#stats.record(g.at, 'giveup', { ...g });
-        this.#log.line('error', `gave up: ${g.reason} (cause ${g.cause}, code ${g.code}${g.status ? `, HTTP ${g.status}` : ''})`);
-        const info: GiveUpInfo = { cause: g.cause, reason: g.reason, code: g.code };
-        if (g.status !== undefined) info.status = g.status;
+        const { info, event } = decodeGiveUp(chunk, offset, length);
+        this.#record.gaveUp(event);
         this.emit('giveup', info);
         return;
       }
       case EventType.Gap: {
-        const g = decodeJson<{ from: number; to: number }>(chunk, offset, length);
-        this.#log.line('info', `gap: messages sent by the server between ${new Date(g.from).toISOString()} and ${new Date(g.to).toISOString()} may be missing`);
+        const g = decodeJson<GapEvent>(chunk, offset, length);
+        this.#record.gap(g);
         this.emit('gap', g);
         return;
       }
       case EventType.Stall: {
-        const s = decodeJson<{ idleMs: number; at: number }>(chunk, offset, length);
-        this.#stats.stalls++;
-        this.#stats.record(s.at, 'stall', { idleMs: s.idleMs });
-        this.#log.line('warn', `stall: no message for ${s.idleMs} ms`);
+        const s = decodeJson<StallEvent>(chunk, offset, length);
+        this.#record.stalled(s);
         this.emit('stall', { idleMs: s.idleMs });
         return;
       }
       case EventType.Rotate: {
-        const r = decodeJson<{ phase: RotatePhase; at: number }>(chunk, offset, length);
-        if (r.phase === 'start') this.#dedupe?.window(true);
-        if (r.phase === 'done') this.#dedupe?.trail();
-        if (r.phase === 'failed') this.#dedupe?.window(false);
-        if (r.phase === 'switch') this.#stats.rotations++;
-        this.#stats.record(r.at, 'rotate', { phase: r.phase });
-        this.#log.line('info', `rotation: ${r.phase}`);
+        const r = decodeJson<RotateEvent>(chunk, offset, length);
+        this.#dedupe?.rotation(r.phase);
+        this.#record.rotated(r);
         this.emit('rotate', { phase: r.phase });
         return;
       }
       case EventType.Drop: {
         const { isBinary, reason, priority } = decodeDrop(value);
         const bytes = Buffer.from(chunk.subarray(offset, offset + length));
-        // The Sent event that follows counts it as written: it was not.
-        this.#droppedUncounted += 1;
-        this.#droppedBytesUncounted += length;
-        if (!priority) {
-          // A queued send(): overflow under 'drop-newest' and 'reject' takes the newest, the rest the oldest.
-          const newest = reason === 'overflow' && this.#setup.overflow !== 'drop-oldest';
-          const cb = newest ? this.#callbacks.droppedBack() : this.#callbacks.droppedFront();
-          cb?.(new WebSocketError('ERR_MESSAGE_DROPPED', `the message was not sent: dropped (${reason})`, { url: this.url }));
-        }
-        this.#stats.drops++;
-        this.#stats.record(Date.now(), 'drop', { reason, bytes: bytes.length });
-        this.#log.line('warn', `dropped a ${isBinary ? 'binary' : 'text'} message of ${bytes.length} bytes (${reason})`);
+        const cb = this.#outgoing.dropped(reason, length, priority);
+        cb?.(new WebSocketError('ERR_MESSAGE_DROPPED', `the message was not sent: dropped (${reason})`, { url: this.url }));
+        this.#record.dropped(reason, bytes.length, isBinary);
         this.emit('drop', { data: isBinary ? bytes : bytes.toString('utf8'), isBinary, reason });
         return;
       }
       case EventType.NeedConfig:
-        if (length > 0) redirect(this.#host, value, decodeJson<RedirectRequest>(chunk, offset, length));
-        else configure(this.#host, value);
-        return;
       case EventType.Decide:
-        decide(this.#host, decodeJson<ReconnectInfo>(chunk, offset, length));
-        return;
       case EventType.OnOpen:
-        runOnOpen(this.#host, value, decodeJson<OpenPayload>(chunk, offset, length));
-        return;
       case EventType.NeedLookup:
-        lookup(this.#host, value, decodeJson<{ host: string; family: number; all: boolean }>(chunk, offset, length));
+        runHook(this.#host, type, value, chunk, offset, length);
         return;
       case EventType.Close: {
-        const info = decodeJson<{ code: number; reason: string; at?: number; mono?: number }>(chunk, offset, length);
-        const at = info.at ?? Date.now();
+        const c = decodeClose(chunk, offset, length);
         this.#setState('closed');
-        this.#stats.closed(info.mono ?? monoNow());
-        this.#stats.record(at, 'close', { code: info.code, reason: info.reason });
+        this.#record.closed(c);
         this.#hold(false);
         this.#unlistenAbort?.();
         if (this.#options.logger) native.countLogger(false);
-        this.#log.line('info', `closed: code ${info.code}${info.reason ? ` (${info.reason})` : ''}`);
         this.#rejectOpened(
           this.#aborted ?? this.#lastError ?? new WebSocketError('ERR_CLOSED_BEFORE_OPEN', 'closed before opening', { url: this.url }),
         );
         this.#resolveClosed();
-        for (const cb of this.#callbacks.drain()) {
+        for (const cb of this.#outgoing.ended()) {
           cb(new WebSocketError('ERR_NOT_OPEN', 'the session ended before the message was sent', { url: this.url }));
         }
-        this.emit('close', info.code, info.reason);
+        this.emit('close', c.code, c.reason);
         return;
       }
       default:
@@ -629,36 +443,11 @@ export class WebSocketClient extends TypedEventEmitter<WebSocketClientEvents> im
     }
   }
 
-  #warnUnheard(err: WebSocketError): void {
-    if (this.#warned) return;
-    this.#warned = true;
-    const text = `${err.message} (${this.url})`;
-    process.emitWarning(text, {
-      type: 'WebSocketWarning',
-      code: UNHEARD_ERROR_WARNING,
-      detail:
-        `${err.code}: nobody listens for 'error' on this session. Later failures are not shown: ` +
-        "listen for 'error' to handle them (lastError and stats() keep them too).",
-    });
-  }
-
   /** `messages` completed (`priority` of them onOpen's), some of them drops reported just before. */
   #sent(bytes: number, messages: number, priority: number): void {
-    this.#buffered = Math.max(0, this.#buffered - bytes);
-    this.#bufferedCount = Math.max(0, this.#bufferedCount - messages);
-    const drops = Math.min(messages, this.#droppedUncounted);
-    const dropBytes = Math.min(bytes, this.#droppedBytesUncounted);
-    this.#droppedUncounted -= drops;
-    this.#droppedBytesUncounted -= dropBytes;
-    this.#stats.bytesOut += bytes - dropBytes;
-    this.#stats.messagesOut += messages - drops;
-    // Queue drops were matched to their callbacks already; onOpen's are not queued.
-    const written = Math.max(0, messages - priority - drops);
-    if (written > 0) for (const cb of this.#callbacks.completed(written)) cb();
-    if (this.#needDrain && this.#buffered <= this.#options.lowWaterMark) {
-      this.#needDrain = false;
-      this.emit('drain');
-    }
+    const written = this.#outgoing.sent(bytes, messages, priority);
+    this.#record.written(written.bytes, written.messages);
+    for (const cb of written.callbacks) cb();
+    if (this.#outgoing.drainDue()) this.emit('drain');
   }
-
 }

@@ -3,6 +3,8 @@
 // second copy. After 'done' the new connection's first messages may still
 // repeat what the old one delivered (copies in flight): the window closes
 // at its first new message.
+import type { RotatePhase } from './events';
+
 export class Dedupe {
   #active = false;
   #trailing = false;
@@ -23,6 +25,13 @@ export class Dedupe {
   /** The old connection has closed: the window ends at the first message not seen. */
   trail(): void {
     this.#trailing = true;
+  }
+
+  /** A rotation's phase: its window opens at start, trails after done, closes when it failed. */
+  rotation(phase: RotatePhase): void {
+    if (phase === 'start') this.window(true);
+    if (phase === 'done') this.trail();
+    if (phase === 'failed') this.window(false);
   }
 
   /** Whether a message is a copy of one already delivered. */

@@ -184,3 +184,22 @@ export function rangeError(code: ArgumentErrorCode, message: string): CodedRange
   e.code = code;
   return e;
 }
+
+/** The code of the process warning for a failure nobody listened to. */
+export const UNHEARD_ERROR_WARNING = 'NLWS_UNHANDLED_ERROR';
+
+/**
+ * Unlike ws, an 'error' without listeners does not throw: failures of
+ * long-lived connections are expected, and the session goes on. But it is
+ * not silent either: the first one becomes a process warning (stderr by
+ * default), once per session (the caller keeps the once).
+ */
+export function warnUnheard(err: WebSocketError, url: string): void {
+  process.emitWarning(`${err.message} (${url})`, {
+    type: 'WebSocketWarning',
+    code: UNHEARD_ERROR_WARNING,
+    detail:
+      `${err.code}: nobody listens for 'error' on this session. Later failures are not shown: ` +
+      "listen for 'error' to handle them (lastError and stats() keep them too).",
+  });
+}

@@ -7,12 +7,28 @@ import { WebSocketError } from './errors';
 import { native } from './dispatch';
 import type { ConnectOptions, OpenSession, ReconnectInfo, ResolvedOptions } from './options/types';
 import { redirectOptions, type RedirectRequest } from './redirect';
-import type { OpenPayload } from './wire';
-import type { RedirectInfo, SendData, SendOptions } from './events';
-import type { SessionSetup } from './client';
+import { decodeJson, EventType, type OpenPayload, type OverflowPolicy } from './wire';
+import type { RedirectInfo } from './events';
+import type { RecentAttempts } from './attempts';
+import { messagePayload } from './payload';
 
 /** Codes a lookup function's error keeps (dns.lookup's); others become ERR_LOOKUP. */
 const LOOKUP_CODES = new Set<string>(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL']);
+
+/** How a session gets the url/headers of each attempt, and its hooks. */
+export interface SessionSetup {
+  /** The first attempt's options when they are static (else computed per attempt). */
+  initial: ResolvedOptions;
+  /** Computes the options of one attempt (url/headers functions). */
+  configure?: () => Promise<ResolvedOptions>;
+  configTimeoutMs: number;
+  overflow: OverflowPolicy;
+  queueMaxMessages: number;
+  queueMaxBytes: number;
+  /** Connection events kept in stats().log. */
+  eventLogSize: number;
+  user: ConnectOptions;
+}
 
 /** What the hooks need of their session (WebSocketClient). */
 export interface HookHost {
@@ -20,14 +36,34 @@ export interface HookHost {
   readonly setup: SessionSetup;
   url(): string;
   setUrl(url: string): void;
-  /** The options of a recent attempt (redirects start from them). */
-  attemptOptions(attempt: number): ResolvedOptions | undefined;
-  remember(attempt: number, entry: { options: ResolvedOptions; refused?: WebSocketError }): void;
+  /** The options of recent attempts (redirects start from them). */
+  readonly attempts: RecentAttempts;
   redirected(info: RedirectInfo): void;
   failed(error: WebSocketError): void;
-  prepare(data: SendData, options: SendOptions): { payload: string | Uint8Array; binary: boolean; size: number };
   /** onOpen queued `size` bytes (bufferedAmount). */
   queued(size: number): void;
+}
+
+/** A hook's request from the service thread (an event of one of these types), decoded and run. */
+export function runHook(h: HookHost, type: EventType, value: number, chunk: Buffer, offset: number, length: number): void {
+  switch (type) {
+    case EventType.NeedConfig:
+      // A redirect's next hop carries its request; a fresh attempt nothing.
+      if (length > 0) redirect(h, value, decodeJson<RedirectRequest>(chunk, offset, length));
+      else configure(h, value);
+      return;
+    case EventType.Decide:
+      decide(h, decodeJson<ReconnectInfo>(chunk, offset, length));
+      return;
+    case EventType.OnOpen:
+      runOnOpen(h, value, decodeJson<OpenPayload>(chunk, offset, length));
+      return;
+    case EventType.NeedLookup:
+      lookup(h, value, decodeJson<{ host: string; family: number; all: boolean }>(chunk, offset, length));
+      return;
+    default:
+      return;
+  }
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -60,7 +96,7 @@ export function configure(h: HookHost, attempt: number): void {
   withTimeout(configure(), h.setup.configTimeoutMs, 'the url/headers functions').then(
     (resolved) => {
       h.setUrl(resolved.url.href);
-      h.remember(attempt, { options: resolved });
+      h.attempts.remember(attempt, { options: resolved });
       native.config(h.id, attempt, { ...resolved.native }, resolved.trust, '');
     },
     (e: unknown) => native.config(h.id, attempt, null, undefined, messageOf(e)),
@@ -73,7 +109,7 @@ export function configure(h: HookHost, attempt: number): void {
  * once per fresh attempt; a reconnect starts over from the session's URL.
  */
 export function redirect(h: HookHost, attempt: number, req: RedirectRequest): void {
-  const prev = h.attemptOptions(req.from) ?? (h.setup.configure ? undefined : h.setup.initial);
+  const prev = h.attempts.options(req.from) ?? (h.setup.configure ? undefined : h.setup.initial);
   if (!prev) {
     native.config(h.id, attempt, null, undefined, `no options known for attempt ${req.from}`, 'ERR_CONFIG');
     return;
@@ -83,11 +119,11 @@ export function redirect(h: HookHost, attempt: number, req: RedirectRequest): vo
     next = redirectOptions(prev, req, h.setup.user, h.setup.initial.maxRedirects);
   } catch (e) {
     const refused = e instanceof WebSocketError ? e : new WebSocketError('ERR_INVALID_REDIRECT', messageOf(e), { url: prev.url.href, cause: e });
-    h.remember(attempt, { options: prev, refused });
+    h.attempts.remember(attempt, { options: prev, refused });
     native.config(h.id, attempt, null, undefined, refused.message, refused.code);
     return;
   }
-  h.remember(attempt, { options: next });
+  h.attempts.remember(attempt, { options: next });
   const crossOrigin = next.url.origin !== prev.url.origin;
   const from = new URL(prev.url.href);
   from.username = '';
@@ -170,7 +206,7 @@ export function runOnOpen(h: HookHost, attempt: number, info: OpenPayload): void
   }
   const session: OpenSession = {
     send: (data, options = {}) => {
-      const { payload, binary, size } = h.prepare(data, options);
+      const { payload, binary, size } = messagePayload(data, options);
       h.queued(size);
       native.sendPriority(h.id, attempt, payload, binary);
     },

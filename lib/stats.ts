@@ -6,6 +6,9 @@ import type { Cause, SessionState } from './wire';
 // Durations run on the monotonic clock (the service thread's `mono`, and
 // monoNow() here: both CLOCK_MONOTONIC), so a stepped wall clock changes
 // no uptime or downtime; `at` values stay wall-clock timestamps.
+// Downtime is computed here only: an outage runs from a Disconnect's `mono`
+// to the next Open's (its length is the open event's downtimeMs), or to
+// now while it lasts, or to the Close's when the session ends in it.
 
 /** The monotonic clock in ms: the one the service thread's `mono` stamps use. */
 export function monoNow(): number {
@@ -119,8 +122,9 @@ export class StatsRecorder {
     if (this.log.length > this.logSize) this.log.splice(0, this.log.length - this.logSize);
   }
 
-  /** `at` on the recorder's clock (monotonic in use). */
-  opened(at: number, reconnected: boolean, downtimeMs: number, remote?: RemoteAddress, handshake?: HandshakeTimings): void {
+  /** `at` on the recorder's clock (monotonic in use). Returns how long the outage it ends lasted (0 for the first open). */
+  opened(at: number, reconnected: boolean, remote?: RemoteAddress, handshake?: HandshakeTimings): number {
+    const downtimeMs = reconnected && this.downSince ? Math.max(0, at - this.downSince) : 0;
     this.connects++;
     if (remote) this.remote = { ...remote };
     if (handshake) {
@@ -135,6 +139,7 @@ export class StatsRecorder {
     }
     this.openSince = at;
     this.downSince = 0;
+    return downtimeMs;
   }
 
   /** `d.at` is reported; `at` (default d.at) is when, on the recorder's clock. */

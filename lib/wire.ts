@@ -3,7 +3,8 @@
 // index's layout, and typed decoders of event values and payloads.
 // test/wire.test.ts compares every list here with the binding's constants().
 import type { ErrorCode } from './errors';
-import type { HandshakeTimings, RemoteAddress } from './stats';
+import type { DisconnectInfo, GiveUpInfo, ReconnectingInfo, RotatePhase } from './events';
+import { monoNow, type HandshakeTimings, type RemoteAddress } from './stats';
 
 /** Event types: column `type` of the event index. */
 export enum EventType {
@@ -107,7 +108,6 @@ export interface OpenPayload {
   headers: Record<string, string>;
   reason?: 'open' | 'rotate';
   reconnected?: boolean;
-  downtimeMs?: number;
   attempt?: number;
   remote?: RemoteAddress;
   handshake?: HandshakeTimings;
@@ -127,4 +127,74 @@ export interface ErrorPayload {
   address?: string;
   port?: number;
   hostname?: string;
+}
+
+// Stamps: `at` is the wall clock (ms since the epoch), `mono` the monotonic
+// clock the durations are measured on (lib/stats.ts); both from the service
+// thread, when the event happened. Where one is missing, now.
+
+/** An Open event, its fields filled in. */
+export interface OpenEvent {
+  protocol: string;
+  extensions: string;
+  headers: Record<string, string>;
+  reconnected: boolean;
+  attempt: number;
+  remote: RemoteAddress;
+  handshake: HandshakeTimings;
+  at: number;
+  mono: number;
+}
+
+export function decodeOpen(chunk: Buffer, offset: number, length: number): OpenEvent {
+  const p = decodeJson<OpenPayload>(chunk, offset, length);
+  return {
+    protocol: p.protocol ?? '',
+    extensions: p.extensions ?? '',
+    headers: p.headers ?? {},
+    reconnected: p.reconnected ?? false,
+    attempt: p.attempt ?? 0,
+    remote: p.remote ?? { address: '', family: 'IPv4', port: 0 },
+    handshake: p.handshake ?? { totalMs: 0, dnsMs: 0, tcpMs: 0 },
+    at: p.at ?? Date.now(),
+    mono: p.mono ?? monoNow(),
+  };
+}
+
+/** A Disconnect event: what the 'disconnect' event carries, and when on the monotonic clock. */
+export function decodeDisconnect(chunk: Buffer, offset: number, length: number): { info: DisconnectInfo; mono: number } {
+  const { mono, ...info } = decodeJson<DisconnectInfo & { mono?: number }>(chunk, offset, length);
+  return { info, mono: mono ?? monoNow() };
+}
+
+/** A Reconnecting event: what the 'reconnecting' event carries, and when. */
+export function decodeReconnecting(chunk: Buffer, offset: number, length: number): { info: ReconnectingInfo; at: number } {
+  const { at, ...info } = decodeJson<ReconnectingInfo & { at: number }>(chunk, offset, length);
+  return { info, at };
+}
+
+export type GiveUpEvent = GiveUpInfo & { at: number };
+
+/** A GiveUp event: what the 'giveup' event carries, and the whole event (for the log). */
+export function decodeGiveUp(chunk: Buffer, offset: number, length: number): { info: GiveUpInfo; event: GiveUpEvent } {
+  const event = decodeJson<GiveUpEvent>(chunk, offset, length);
+  const info: GiveUpInfo = { cause: event.cause, reason: event.reason, code: event.code };
+  if (event.status !== undefined) info.status = event.status;
+  return { info, event };
+}
+export type GapEvent = { from: number; to: number };
+export type StallEvent = { idleMs: number; at: number };
+export type RotateEvent = { phase: RotatePhase; at: number };
+
+/** A Close event (the session's end). */
+export interface CloseEvent {
+  code: number;
+  reason: string;
+  at: number;
+  mono: number;
+}
+
+export function decodeClose(chunk: Buffer, offset: number, length: number): CloseEvent {
+  const c = decodeJson<{ code: number; reason: string; at?: number; mono?: number }>(chunk, offset, length);
+  return { code: c.code, reason: c.reason, at: c.at ?? Date.now(), mono: c.mono ?? monoNow() };
 }

@@ -35,7 +35,7 @@ describe('StatsRecorder', () => {
 
   it('counts uptime of the current connection from its open time', () => {
     const r = new StatsRecorder(100);
-    r.opened(T0, false, 0);
+    r.opened(T0, false);
     const s = r.snapshot(3, 300, T0 + 5000);
     expect(s).toMatchObject({ connects: 1, reconnects: 0, currentUptimeMs: 5000, totalUptimeMs: 5000, totalDowntimeMs: 0 });
     expect(s.queueDepth).toBe(3);
@@ -44,7 +44,7 @@ describe('StatsRecorder', () => {
 
   it('accounts uptime, downtime and the longest outage across reconnects', () => {
     const r = new StatsRecorder(100);
-    r.opened(T0, false, 0);
+    r.opened(T0, false);
     r.disconnected(disconnect(T0 + 10_000, 'network', 10_000));
 
     // During the outage: the outage so far counts as downtime.
@@ -53,14 +53,14 @@ describe('StatsRecorder', () => {
     expect(s.lastDisconnect).toEqual({ at: T0 + 10_000, cause: 'network', code: 1006, reason: '', uptimeMs: 10_000 });
     expect(s.lastDisconnect!.durationMs).toBeUndefined();
 
-    r.opened(T0 + 13_000, true, 3000);
+    expect(r.opened(T0 + 13_000, true)).toBe(3000);
     s = r.snapshot(0, 0, T0 + 20_000);
     expect(s).toMatchObject({ connects: 2, reconnects: 1, currentUptimeMs: 7000, totalUptimeMs: 17_000, totalDowntimeMs: 3000, longestOutageMs: 3000 });
     // The reopen fills in how long the outage lasted.
     expect(s.lastDisconnect!.durationMs).toBe(3000);
 
     r.disconnected(disconnect(T0 + 20_000, 'heartbeat', 7000));
-    r.opened(T0 + 21_000, true, 1000);
+    expect(r.opened(T0 + 21_000, true)).toBe(1000);
     r.disconnected(disconnect(T0 + 25_000, 'network', 4000));
     s = r.snapshot(0, 0, T0 + 30_000);
     // 3000 + 1000 closed outages, 5000 of the current one (the longest so far).
@@ -69,15 +69,25 @@ describe('StatsRecorder', () => {
     expect(s.lastDisconnect).toMatchObject({ at: T0 + 25_000, cause: 'network' });
     expect(s.lastDisconnect!.durationMs).toBeUndefined();
 
-    r.opened(T0 + 30_000, true, 5000);
+    expect(r.opened(T0 + 30_000, true)).toBe(5000);
     s = r.snapshot(0, 0, T0 + 30_000);
     expect(s).toMatchObject({ totalDowntimeMs: 9000, longestOutageMs: 5000, currentUptimeMs: 0, totalUptimeMs: 21_000 });
     expect(s.lastDisconnect!.durationMs).toBe(5000);
   });
 
+  it("computes an open's downtime from the disconnect's time: 0 for the first open and when no outage was recorded", () => {
+    const r = new StatsRecorder(100);
+    expect(r.opened(T0, false)).toBe(0);
+    expect(r.opened(T0 + 1000, true)).toBe(0);
+    r.disconnected(disconnect(T0 + 2000, 'network', 1000));
+    expect(r.opened(T0 + 2500, true)).toBe(500);
+    // The open event's downtime and the stats agree.
+    expect(r.snapshot(0, 0, T0 + 2500)).toMatchObject({ totalDowntimeMs: 500, longestOutageMs: 500 });
+  });
+
   it('stops the uptime clock at close', () => {
     const r = new StatsRecorder(100);
-    r.opened(T0, false, 0);
+    r.opened(T0, false);
     r.closed(T0 + 4000);
     const s = r.snapshot(0, 0, T0 + 60_000);
     expect(s).toMatchObject({ currentUptimeMs: 0, totalUptimeMs: 4000, totalDowntimeMs: 0 });
@@ -85,7 +95,7 @@ describe('StatsRecorder', () => {
 
   it('keeps an outage that ends in close() in the downtime total (a counter never goes down)', () => {
     const r = new StatsRecorder(100);
-    r.opened(T0, false, 0);
+    r.opened(T0, false);
     r.disconnected(disconnect(T0 + 1000, 'network', 1000));
     const during = r.snapshot(0, 0, T0 + 5000);
     expect(during.totalDowntimeMs).toBe(4000);
@@ -126,7 +136,7 @@ describe('StatsRecorder', () => {
 
   it('hands out snapshots that do not alias its state', () => {
     const r = new StatsRecorder(10);
-    r.opened(T0, false, 0);
+    r.opened(T0, false);
     r.disconnected(disconnect(T0 + 1000, 'network', 1000));
     r.record(T0 + 1000, 'disconnect', { cause: 'network' });
     const s = r.snapshot(0, 0, T0 + 2000);
@@ -244,7 +254,7 @@ function parseExposition(text: string): Map<string, Family> {
 
 function busyStats(): Stats {
   const r = new StatsRecorder(100);
-  r.opened(T0, false, 0);
+  r.opened(T0, false);
   r.rtt(12);
   r.rtt(30);
   r.messagesIn = 7;
@@ -256,7 +266,7 @@ function busyStats(): Stats {
   r.disconnected(disconnect(T0 + 10_000, 'network', 10_000));
   // Not a cause the library reports: label escaping is checked with it.
   r.disconnected(disconnect(T0 + 10_000, 'weird "cause"\\' as Cause, 0));
-  r.opened(T0 + 12_000, true, 2000);
+  r.opened(T0 + 12_000, true);
   r.state = 'open';
   return r.snapshot(4, 512, T0 + 15_000);
 }
