@@ -77,7 +77,7 @@ constexpr const char* kJitterNames[] = {"full", "add"};
 // ms (timings hold while JS is blocked); open, disconnect and close also
 // carry `mono`, its monotonic clock, for durations. lib/wire.ts types them.
 enum class EventType : uint8_t {
-  kOpen = 1,            // value: attempt; payload: JSON {protocol, extensions, headers, reconnected, downtimeMs, attempt, remote, handshake, at, mono}
+  kOpen = 1,            // value: attempt; payload: JSON {protocol, extensions, headers, reconnected, attempt, remote, handshake, at, mono}
   kText = 2,            // payload: message bytes
   kBinary = 3,          // payload: message bytes
   kClose = 4,           // value: close code; payload: JSON {code, reason, at, mono}

@@ -201,7 +201,8 @@ void Session::AttemptOpened(Connection& c) {
   }
   if (&c != current_.get()) return;
   bool reconnected = everOpened_;
-  double downtime = reconnected && downSinceMs_ > 0 ? mono - downSinceMs_ : 0;
+  // How long the outage lasted is lib/stats.ts's to compute, from the
+  // Disconnect's and this event's `mono`; downSinceMs_ bounds the gap only.
   if (reconnected && downSinceMs_ > 0) {
     // Inbound data sent by the server in this window may never arrive.
     double from = lastMessageMs_ > 0 && lastMessageMs_ < downSinceMs_ ? lastMessageMs_ : downSinceMs_;
@@ -214,9 +215,8 @@ void Session::AttemptOpened(Connection& c) {
   triesAtOpen_ = tries_;
   SetState(SessionState::kOpen);
   Emit(EventType::kOpen, c.generation,
-       info + ",\"reconnected\":" + (reconnected ? "true" : "false") + ",\"downtimeMs\":" + JsonMs(downtime) +
-           ",\"attempt\":" + std::to_string(tries_) + ConnectionOpenDetails(c) + ",\"at\":" + JsonMs(now) +
-           ",\"mono\":" + JsonMs(mono) + "}");
+       info + ",\"reconnected\":" + (reconnected ? "true" : "false") + ",\"attempt\":" + std::to_string(tries_) +
+           ConnectionOpenDetails(c) + ",\"at\":" + JsonMs(now) + ",\"mono\":" + JsonMs(mono) + "}");
   // The try counter resets once a connection has stayed up for a while.
   if (policy().resetAfterMs) ArmTimer(service, resetTimer_, this, policy().resetAfterMs, OnResetTimer);
   ArmStall();
