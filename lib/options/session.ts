@@ -7,17 +7,26 @@ import { DEFAULTS } from './defaults';
 import { fromLwsRetry, lwsRetryEntry } from './lws-retry';
 import type { NativePolicy, PolicyInput, ResolvedPolicy } from './types';
 
+/**
+ * A section that is on/off or an object of settings (reconnect, heartbeat):
+ * the lws policy's (if any) as the base, the user's option over it.
+ */
+function section(name: string, base: false | object | undefined, given: unknown): { on: boolean; values: Record<string, unknown> } {
+  let on = base !== false;
+  let values: Record<string, unknown> = { ...(base || {}) };
+  if (given === false) on = false;
+  else if (given === true) on = true;
+  else if (isObject(given)) {
+    on = true;
+    values = { ...values, ...given };
+  } else if (given !== undefined) throw typeError('ERR_INVALID_OPTION', `${name} must be a boolean or an object`);
+  return { on, values };
+}
+
 export function resolvePolicy(o: PolicyInput): ResolvedPolicy {
   const fromLws = o.policy === undefined ? undefined : fromLwsRetry(lwsRetryEntry(o.policy));
 
-  let reconnectOn = fromLws?.reconnect !== false;
-  let r: Record<string, unknown> = { ...(fromLws?.reconnect || {}) };
-  if (o.reconnect === false) reconnectOn = false;
-  else if (o.reconnect === true) reconnectOn = true;
-  else if (isObject(o.reconnect)) {
-    reconnectOn = true;
-    r = { ...r, ...o.reconnect };
-  } else if (o.reconnect !== undefined) throw typeError('ERR_INVALID_OPTION', 'reconnect must be a boolean or an object');
+  const { on: reconnectOn, values: r } = section('reconnect', fromLws?.reconnect, o.reconnect);
   only(r, 'reconnect', ['backoffMs', 'jitter', 'jitterPercent', 'maxRetryAfterMs', 'maxAttempts', 'resetAfterMs', 'onNormalClose']);
   const R = DEFAULTS.reconnect;
   const jitter = r.jitter ?? (r.jitterPercent !== undefined ? 'add' : R.jitter);
@@ -30,16 +39,7 @@ export function resolvePolicy(o: PolicyInput): ResolvedPolicy {
     backoff = r.backoffMs.map((x, i) => integer(x, `reconnect.backoffMs[${i}]`, 0, 0, MAX_MS));
   }
 
-  let hbOn = true;
-  let h: Record<string, unknown> = {};
-  if (fromLws?.heartbeat === false) hbOn = false;
-  else if (fromLws?.heartbeat) h = { ...fromLws.heartbeat };
-  if (o.heartbeat === false) hbOn = false;
-  else if (o.heartbeat === true) hbOn = true;
-  else if (isObject(o.heartbeat)) {
-    hbOn = true;
-    h = { ...h, ...o.heartbeat };
-  } else if (o.heartbeat !== undefined) throw typeError('ERR_INVALID_OPTION', 'heartbeat must be a boolean or an object');
+  const { on: hbOn, values: h } = section('heartbeat', fromLws?.heartbeat, o.heartbeat);
   only(h, 'heartbeat', ['intervalMs', 'timeoutMs', 'pongOnly']);
 
   const q: Record<string, unknown> = o.queue === undefined ? {} : isObject(o.queue) ? o.queue : (() => {
