@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants as zlib, deflateRawSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectOnce, type WebSocketClient } from './lib';
 import * as F from './helpers/frames';
 import { Opcode } from './helpers/frames';
@@ -21,19 +21,13 @@ import { AsyncQueue } from './helpers/queue';
 import { startRawServer, type RawConnection, type RawServer } from './helpers/raw-server';
 import { startWsServer, type WsServer } from './helpers/ws-server';
 import { makeCerts } from './helpers/certs';
-import { once, withTimeout } from './helpers/wait';
+import { endAfterEach, once, withTimeout } from './helpers/wait';
 
 const T = 10_000;
 const RX_BUFFER = 2048; // rx_buffer_size in native/lws_glue.cc
 const READ_BUFFER = 64 * 1024; // pt_serv_buf_size in native/thread/service_thread.cc
 
-const clients: WebSocketClient[] = [];
-const servers: Array<RawServer | WsServer> = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { clients, servers } = endAfterEach<WebSocketClient, RawServer | WsServer>();
 
 interface Received {
   data: Buffer | string;

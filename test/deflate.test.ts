@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { constants as zlib, createInflateRaw, deflateRawSync } from 'node:zlib';
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectOnce, type ConnectOptions, type WebSocketClient, type WebSocketError } from './lib';
 import {
   cutOffsets,
@@ -31,19 +31,13 @@ import * as F from './helpers/frames';
 import { AsyncQueue } from './helpers/queue';
 import { startRawServer, type RawServer } from './helpers/raw-server';
 import { startWsServer, type WsConnection, type WsServer } from './helpers/ws-server';
-import { once, withTimeout } from './helpers/wait';
+import { endAfterEach, once, withTimeout } from './helpers/wait';
 
 const T = 20_000;
 const SEED = process.env.DEFLATE_SEED ? Number(process.env.DEFLATE_SEED) : 0xdef1a7e;
 const RUNS = process.env.DEFLATE_RUNS ? Number(process.env.DEFLATE_RUNS) : undefined;
 
-const clients: WebSocketClient[] = [];
-const servers: Array<WsServer | RawServer> = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { clients, servers } = endAfterEach<WebSocketClient, WsServer | RawServer>();
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 

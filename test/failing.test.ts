@@ -5,23 +5,17 @@
  *
  * What `ws` 8 does for the same bytes is noted where it differs.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectOnce, WebSocketClient, type ConnectOptions, type WebSocketError } from './lib';
 import * as F from './helpers/frames';
 import { Opcode, parseClose, type DecodedFrame } from './helpers/frames';
 import { AsyncQueue, QueueEndedError } from './helpers/queue';
 import { startRawServer, type RawConnection, type RawServer } from './helpers/raw-server';
-import { once, waitFor, withTimeout } from './helpers/wait';
+import { endAfterEach, once, waitFor, withTimeout } from './helpers/wait';
 
 const T = 5000;
 
-const clients: WebSocketClient[] = [];
-const servers: RawServer[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { clients, servers } = endAfterEach<WebSocketClient, RawServer>();
 
 interface Observed {
   client: WebSocketClient;

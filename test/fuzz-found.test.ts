@@ -3,21 +3,15 @@
  * test against a raw server writing the exact bytes.
  */
 import { constants as zlib, deflateRawSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectOnce, type ConnectOptions, type WebSocketClient, type WebSocketError } from './lib';
 import * as F from './helpers/frames';
 import { Opcode, parseClose } from './helpers/frames';
 import { startRawServer, type RawConnection, type RawServer } from './helpers/raw-server';
-import { once, withTimeout } from './helpers/wait';
+import { endAfterEach, once, withTimeout } from './helpers/wait';
 
 const T = 5000;
-const clients: WebSocketClient[] = [];
-const servers: RawServer[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { clients, servers } = endAfterEach<WebSocketClient, RawServer>();
 
 interface Opened {
   conn: RawConnection;

@@ -8,20 +8,14 @@
  *                         after an uptime that would reset it;
  *   1001 going away       an ordinary loss: reconnects with the usual backoff.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, type ConnectOptions, type ReconnectingInfo, type WebSocketClient } from './lib';
 import { startFaultServer, type FaultServer } from './helpers/fault-server';
 import { AsyncQueue } from './helpers/queue';
-import { terminateAll, waitFor } from './helpers/wait';
+import { endAfterEach, waitFor } from './helpers/wait';
 
 const T = 5000;
-const clients: WebSocketClient[] = [];
-const servers: FaultServer[] = [];
-
-afterEach(async () => {
-  await terminateAll(clients, T);
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { clients, servers } = endAfterEach<WebSocketClient, FaultServer>({ closeTimeoutMs: T });
 
 async function faultServer(): Promise<FaultServer> {
   const s = await startFaultServer();

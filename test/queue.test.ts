@@ -9,9 +9,9 @@
  * lets it in again, so the queue is observed while the session is not open.
  */
 import { EventEmitter } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startSeqServer, until, type SeqServer } from './helpers/seq-server';
-import { once, waitFor, withTimeout } from './helpers/wait';
+import { endAfterEach, once, waitFor, withTimeout } from './helpers/wait';
 import {
   connect,
   WebSocketClient,
@@ -23,13 +23,7 @@ import {
 } from './lib';
 
 const T = 5000;
-const servers: SeqServer[] = [];
-const clients: WebSocketClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { clients, servers } = endAfterEach<WebSocketClient, SeqServer>();
 
 async function server(options: Parameters<typeof startSeqServer>[0] = {}): Promise<SeqServer> {
   const s = await startSeqServer(options);

@@ -8,7 +8,7 @@
  * Timings are short (tens to hundreds of ms). Nothing sleeps: every wait is
  * an event or a bounded poll, and a wait that must time out is the assertion.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, type ConnectOptions, type ReconnectInfo, type WebSocketClient, type WebSocketClientEvents } from './lib';
 import {
   freePort,
@@ -20,7 +20,7 @@ import {
   type TcpServer,
 } from './helpers/fault-server';
 import { AsyncQueue } from './helpers/queue';
-import { terminateAll, TimeoutError, waitFor, withTimeout } from './helpers/wait';
+import { endAfterEach, TimeoutError, waitFor, withTimeout } from './helpers/wait';
 
 const T = 5000;
 /** A retry of a few ms must have happened within this (loopback, nothing else to wait for). */
@@ -74,13 +74,7 @@ class Recorder {
   }
 }
 
-const clients: WebSocketClient[] = [];
-const servers: Array<FaultServer | TcpServer> = [];
-
-afterEach(async () => {
-  await terminateAll(clients, T);
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { clients, servers } = endAfterEach<WebSocketClient, FaultServer | TcpServer>({ closeTimeoutMs: T });
 
 function open(url: Parameters<typeof connect>[0], options: ConnectOptions = {}): { c: WebSocketClient; ev: Recorder } {
   const c = connect(url, options);

@@ -8,22 +8,16 @@
  * options, and Host and SNI are the new target's.
  */
 import type { TLSSocket } from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, connectOnce, type ConnectOptions, type RedirectInfo, type WebSocketClient, type WebSocketError } from './lib';
 import { makeCerts } from './helpers/certs';
 import { startRawServer, type RawConnection, type RawRequest, type RawServer, type RawServerOptions } from './helpers/raw-server';
 import { codeOf } from './helpers/thrown';
-import { once, withTimeout } from './helpers/wait';
+import { endAfterEach, once, withTimeout } from './helpers/wait';
 
 const T = 10_000;
 const certs = makeCerts();
-const servers: RawServer[] = [];
-const clients: WebSocketClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { clients, servers } = endAfterEach<WebSocketClient, RawServer>();
 
 function track(c: WebSocketClient): WebSocketClient {
   clients.push(c);

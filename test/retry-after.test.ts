@@ -8,20 +8,14 @@
  * used. Schedules with `jitterPercent: 0` ('add' jitter of 0 %) make every
  * delay exact.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, type ConnectOptions, type ReconnectingInfo, type WebSocketClient } from './lib';
 import { startFaultServer, type FaultServer, type UpgradeAnswer } from './helpers/fault-server';
 import { AsyncQueue } from './helpers/queue';
-import { once, terminateAll } from './helpers/wait';
+import { endAfterEach, once } from './helpers/wait';
 
 const T = 5000;
-const clients: WebSocketClient[] = [];
-const servers: FaultServer[] = [];
-
-afterEach(async () => {
-  await terminateAll(clients, T);
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { clients, servers } = endAfterEach<WebSocketClient, FaultServer>({ closeTimeoutMs: T });
 
 function refusing(status: number, retryAfter: string): UpgradeAnswer {
   return { status, headers: { 'Retry-After': retryAfter } };

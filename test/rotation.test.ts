@@ -5,21 +5,15 @@
  * number to all its connections every 5 ms, so a gap or a duplicate in what
  * the application receives is visible.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startSeqServer, until, type SeqServer } from './helpers/seq-server';
-import { once, withTimeout } from './helpers/wait';
+import { endAfterEach, once, withTimeout } from './helpers/wait';
 import { connect, type ConnectOptions, type WebSocketClient } from './lib';
 
 const T = 5000;
 const TICK_MS = 5;
 const AGE_MS = 300;
-const servers: SeqServer[] = [];
-const clients: WebSocketClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { clients, servers } = endAfterEach<WebSocketClient, SeqServer>();
 
 async function broadcaster(options: Parameters<typeof startSeqServer>[0] = {}): Promise<SeqServer> {
   const s = await startSeqServer(options);

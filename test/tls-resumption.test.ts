@@ -7,22 +7,16 @@
  * under ws) says whether it resumed: TLSSocket.isSessionReused().
  */
 import type { TLSSocket } from 'node:tls';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, type OpenInfo, type WebSocketClient } from './lib';
 import { makeCerts } from './helpers/certs';
 import { AsyncQueue } from './helpers/queue';
-import { terminateAll } from './helpers/wait';
+import { endAfterEach } from './helpers/wait';
 import { startWsServer, type WsServer } from './helpers/ws-server';
 
 const T = 10_000;
 const certs = makeCerts();
-const clients: WebSocketClient[] = [];
-const servers: WsServer[] = [];
-
-afterEach(async () => {
-  await terminateAll(clients, T);
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { clients, servers } = endAfterEach<WebSocketClient, WsServer>({ closeTimeoutMs: T });
 
 /** A wss server recording, per accepted TLS connection, whether it resumed a session. */
 async function tlsServer(options: { maxVersion?: 'TLSv1.2' | 'TLSv1.3' } = {}): Promise<{ s: WsServer; reused: boolean[] }> {

@@ -4,23 +4,17 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import { Worker } from 'node:worker_threads';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectOnce, WebSocketClient, type ConnectOptions, type WebSocketError } from './lib';
 import { makeCerts, type KeyCert } from './helpers/certs';
 import { startWsServer, type WsServer, type WsTlsOptions } from './helpers/ws-server';
 import { expectFailedAttempt } from './helpers/failed-attempt';
 import { startOpensslServer } from './helpers/openssl-server';
-import { once, withTimeout } from './helpers/wait';
+import { endAfterEach, once, withTimeout } from './helpers/wait';
 
 const T = 10_000;
 const certs = makeCerts();
-const servers: WsServer[] = [];
-const clients: WebSocketClient[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { clients, servers } = endAfterEach<WebSocketClient, WsServer>();
 
 async function tlsServer(pair: KeyCert, extra: Partial<WsTlsOptions> = {}): Promise<WsServer> {
   const s = await startWsServer({ tls: { key: pair.key, cert: pair.cert, ...extra }, echo: true });

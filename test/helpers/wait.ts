@@ -6,6 +6,7 @@
  * is always bounded by its timeout.
  */
 import type { EventEmitter } from 'node:events';
+import { afterEach } from 'vitest';
 
 /** Rejection used by every helper in this file when time runs out. */
 export class TimeoutError extends Error {
@@ -142,3 +143,22 @@ export async function terminateAll(
   }
 }
 
+
+/**
+ * The usual afterEach of a test file, registered: the clients and servers a
+ * test pushes are ended after it, clients first (terminated; with
+ * `closeTimeoutMs`, each awaited to 'close' as terminateAll does), then the
+ * servers closed.
+ */
+export function endAfterEach<C extends Parameters<typeof terminateAll>[0][number], S extends { close(): Promise<unknown> }>(
+  options: { closeTimeoutMs?: number } = {},
+): { clients: C[]; servers: S[] } {
+  const clients: C[] = [];
+  const servers: S[] = [];
+  afterEach(async () => {
+    if (options.closeTimeoutMs !== undefined) await terminateAll(clients, options.closeTimeoutMs);
+    else for (const c of clients.splice(0)) c.terminate();
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+  return { clients, servers };
+}
