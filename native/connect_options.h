@@ -27,9 +27,6 @@ struct TlsSettings {
   bool allowUnknownCA = false;     // UNABLE_TO_GET_ISSUER_CERT_LOCALLY, UNABLE_TO_VERIFY_LEAF_SIGNATURE
   bool allowInvalidDates = false;  // CERT_HAS_EXPIRED, CERT_NOT_YET_VALID
   bool allowHostMismatch = false;  // no host/IP check at all
-
-  // Connections with equal settings share one lws vhost.
-  std::string Key() const;
 };
 
 struct ProxySettings {

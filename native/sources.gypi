@@ -20,6 +20,8 @@
       'native/js/test_hooks.cc',
       'native/thread/service_thread.cc',
       'native/thread/mailbox.cc',
+      'native/thread/spin.cc',
+      'native/thread/vhosts.cc',
       'native/thread/timer.cc',
       'native/thread/cpu_budget.cc',
       'native/thread/resolver.cc',

@@ -134,7 +134,7 @@ void Session::GiveUp(const AttemptEnd& end, const std::string& why) {
 
 
 void Session::OnRetryTimer(Timer* t) {
-  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
+  Session* s = SessionTimer::Of(t);
   EventBatch& events = s->service.events();
   if (s->state_ == SessionState::kClosed || s->userClosing_) return;
   s->SetState(SessionState::kConnecting);
@@ -144,7 +144,7 @@ void Session::OnRetryTimer(Timer* t) {
 
 
 void Session::OnResetTimer(Timer* t) {
-  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
+  Session* s = SessionTimer::Of(t);
   s->tries_ = 0;
   s->refreshedOnce_ = false;
 }

@@ -35,7 +35,7 @@ void Session::SwitchToReplacement() {
 }
 
 void Session::OnDrainTimer(Timer* t) {
-  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
+  Session* s = SessionTimer::Of(t);
   if (!s->draining_) return;
   Connection* old = s->draining_;
   s->FinishDrain();
@@ -73,7 +73,7 @@ void Session::ArmAge() {
 }
 
 void Session::OnAgeTimer(Timer* t) {
-  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
+  Session* s = SessionTimer::Of(t);
   if (s->state_ != SessionState::kOpen || !s->current_ || s->replacement_ || s->userClosing_) return;
   if (s->draining_) {
     // The previous rotation is still in its overlap: rotate after it.

@@ -534,7 +534,7 @@ void Session::ArmStall() {
 // Session timers run just before the service thread sleeps in poll(): each
 // publishes what it emitted at once.
 void Session::OnStallTimer(Timer* t) {
-  Session* s = reinterpret_cast<SessionTimer*>(t)->owner;
+  Session* s = SessionTimer::Of(t);
   if (s->state_ != SessionState::kOpen || !s->current_) return;
   double idle = MonoMs() - s->lastMessageMs_;
   uint32_t limit = s->policy().stallTimeoutMs;

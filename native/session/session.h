@@ -44,11 +44,7 @@ struct AttemptEnd {
 
 class Session;
 
-// A timer that knows its session.
-struct SessionTimer {
-  Timer timer;  // first member: the callback casts back
-  Session* owner;
-};
+using SessionTimer = OwnedTimer<Session>;
 
 class Session {
  public:

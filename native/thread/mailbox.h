@@ -1,7 +1,12 @@
-// Commands from the JS thread to the service thread. The JS side pushes and
-// wakes the service thread with lws_cancel_service(); the service thread takes
-// the whole queue at once in LWS_CALLBACK_EVENT_WAIT_CANCELLED.
+// The service thread's mailbox: the commands JS (and resolver threads) send
+// it, the queue they wait in, and the wake-up. Posters push and wake the
+// thread with lws_cancel_service() (unless it is busy-polling); the thread
+// takes the whole queue at once, after every service iteration and in
+// LWS_CALLBACK_EVENT_WAIT_CANCELLED.
 #pragma once
+#include <libwebsockets.h>
+
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -63,6 +68,43 @@ class CommandQueue {
  private:
   std::mutex mutex_;
   std::vector<Command> items_;
+};
+
+// Where commands are posted, from the JS thread and from resolver threads.
+// Shared, so a resolver thread finishing after the service is gone posts
+// into a mailbox nobody reads instead of freed memory.
+class Mailbox {
+ public:
+  void Post(Command&& c);
+  void PostMany(std::vector<Command>&& cs, bool wake = true);
+  // Clears `wanted` first: a post racing with the take either lands in this
+  // take or leaves the flag set for the next one.
+  void TakeAll(std::vector<Command>& out) {
+    wanted_.store(false);
+    queue_.TakeAll(out);
+  }
+  // Something was posted with a wake since the last TakeAll.
+  bool Wanted() const { return wanted_.load(); }
+  // While the service thread busy-polls it sees posts by itself, so posters
+  // skip lws_cancel_service() (a pipe write and a cross-core wake-up).
+  void SetSpinning(bool on) { spinning_.store(on); }
+  // The service thread opens the mailbox once its context exists and closes
+  // it before destroying the context: lws_cancel_service() is never called
+  // on a context being destroyed.
+  void Open(struct lws_context* ctx);
+  void Close();
+
+ private:
+  void Wake();
+  void Posted(bool wake);
+  CommandQueue queue_;
+  // Both sequentially consistent: a poster stores `wanted_` then loads
+  // `spinning_`; the service thread stores `spinning_` false then loads
+  // `wanted_`, so one of the two always sees the other (no lost wake-up).
+  std::atomic<bool> wanted_{false};
+  std::atomic<bool> spinning_{false};
+  std::mutex mutex_;
+  struct lws_context* context_ = nullptr;
 };
 
 }  // namespace nlws

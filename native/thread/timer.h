@@ -27,6 +27,15 @@ struct Timer {
   bool scheduled() const { return slot != kIdle; }
 };
 
+// A timer that knows its owner (a session, a connection): the callback gets
+// only the Timer, and Of() gives the owner back.
+template <typename Owner>
+struct OwnedTimer {
+  Timer timer;  // first member: Of() casts back
+  Owner* owner = nullptr;
+  static Owner* Of(Timer* t) { return reinterpret_cast<OwnedTimer*>(t)->owner; }
+};
+
 class TimerQueue {
  public:
   // The lws context that drives the queue; until then, and after Detach(),
