@@ -1,33 +1,10 @@
 #include "session.h"
 
-#include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <random>
-
-#include "backoff.h"
 #include "../json.h"
 #include "../lws_glue.h"
 #include "../thread/service_thread.h"
 
 namespace nlws {
-
-double WallMs() {
-  using namespace std::chrono;
-  return static_cast<double>(duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()) / 1000.0;
-}
-
-double MonoMs() {
-  using namespace std::chrono;
-  return static_cast<double>(duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count()) / 1000.0;
-}
-
-// Times and durations reach JS as whole milliseconds (finer is noise).
-std::string JsonMs(double v) {
-  char buf[32];
-  snprintf(buf, sizeof buf, "%.0f", v);
-  return buf;
-}
 
 void ArmTimer(ServiceThread& svc, SessionTimer& t, Session* owner, double ms, TimerFn cb) {
   t.owner = owner;
@@ -246,43 +223,6 @@ void Session::OnOpenDone(uint32_t generation, const std::string& error) {
   Flush();
 }
 
-void Session::AttemptMessage(Connection& c, EventType type, const uint8_t* data, size_t len) {
-  if (Delivers(c)) {
-    service.events().Add(type, id, 0, data, len);
-    lastMessageMs_ = MonoMs();
-  } else if (Holds(c)) {
-    held_.push_back({type, std::vector<uint8_t>(data, data + len)});
-  }
-}
-
-void Session::AttemptMessageOwned(Connection& c, EventType type, std::vector<uint8_t>&& data) {
-  if (Delivers(c)) {
-    service.events().AddMessage(type, id, 0, std::move(data));
-    lastMessageMs_ = MonoMs();
-  } else if (Holds(c)) {
-    held_.push_back({type, std::move(data)});
-  }
-}
-
-void Session::AttemptPong(Connection& c, const uint8_t* data, size_t len) {
-  if (&c != current_.get()) return;
-  double sent = 0;
-  double rtt = -1;
-  if (IsHeartbeatPong(data, len, &sent)) {
-    rtt = MonoMs() - sent;
-    if (rtt < 0) rtt = 0;
-  }
-  service.events().Add(EventType::kPong, id, rtt, data, len);
-}
-
-void Session::AttemptPing(Connection& c, const uint8_t* data, size_t len) {
-  if (!Delivers(c)) return;
-  service.events().Add(EventType::kPing, id, 0, data, len);
-  // Counted like a message: a PING flood JS does not keep up with pauses
-  // reading like a message flood does.
-  RxAdded(c, len + kMessageOverhead);
-}
-
 void Session::AttemptFailed(Connection& c) {
   if (&c != current_.get() || c.errorJson.empty()) return;
   Emit(EventType::kError, c.generation, c.errorJson);
@@ -299,96 +239,6 @@ void Session::CloseEchoReady(uint32_t generation) {
   if (current_ && current_->generation == generation) ConnectionEchoReady(*current_);
   for (auto& r : retiring_)
     if (r->generation == generation) ConnectionEchoReady(*r);
-}
-
-void Session::RxAdded(Connection& c, uint64_t bytes) {
-  rxUnacked_ += bytes;
-  if (rxUnacked_ > opts->rxHighWater) {
-    SetRxPaused(true);
-    ConnectionPauseRx(c);
-    if (current_) ConnectionPauseRx(*current_);
-    if (replacement_) ConnectionPauseRx(*replacement_);
-  }
-}
-
-void Session::Ack(uint64_t bytes) {
-  rxUnacked_ = bytes > rxUnacked_ ? 0 : rxUnacked_ - bytes;
-  if (rxPaused_ && rxUnacked_ <= opts->rxHighWater / 2) {
-    SetRxPaused(false);
-    if (current_) ConnectionResumeRx(*current_);
-    if (replacement_) ConnectionResumeRx(*replacement_);
-  }
-}
-
-// While some session waits for acknowledgements, JS must wake the service
-// thread when it posts them; otherwise they ride along with the next wake.
-void Session::SetRxPaused(bool paused) {
-  if (paused == rxPaused_) return;
-  rxPaused_ = paused;
-  service.CountPaused(paused ? 1 : -1);
-}
-
-OutMessage* Session::NextToWrite(Connection& c) {
-  if (!c.priority.empty()) return c.priority.front().get();
-  if (&c != current_.get() || !backlogOpen_) return nullptr;
-  return outbox_.front();
-}
-
-OutMessage* Session::PeekToWrite(Connection& c, size_t k) {
-  if (k < c.priority.size()) return c.priority.at(k).get();
-  // onOpen's sends come first: the backlog only after all of them.
-  if (!c.priority.empty()) return nullptr;
-  if (&c != current_.get() || !backlogOpen_ || k >= outbox_.size()) return nullptr;
-  return outbox_.at(k);
-}
-
-void Session::Written(Connection& c, OutMessage* m, size_t bytes, bool complete) {
-  bool priority = !c.priority.empty() && c.priority.front().get() == m;
-  service.events().AddSent(id, static_cast<double>(bytes), complete ? 1 : 0, complete && priority ? 1 : 0);
-  if (!complete) return;
-  if (priority) {
-    c.priority.pop_front();
-  } else {
-    outbox_.Written(m);
-  }
-}
-
-void Session::Send(std::unique_ptr<OutMessage> m) {
-  if (state_ == SessionState::kClosed) return;
-  outbox_.Push(std::move(m), MonoMs());
-  if (state_ != SessionState::kOpen) outbox_.EnforceBounds(policy(), dropFn_);
-  Flush();
-}
-
-void Session::SendPriority(uint32_t generation, std::unique_ptr<OutMessage> m) {
-  Connection* c = Attempt(generation);
-  if (!c || c->phase != Connection::Phase::kOpen) {
-    EmitDrop(std::move(m), DropReason::kClosed, true);
-    return;
-  }
-  c->priority.push_back(std::move(m));
-  ConnectionWantWrite(*c);
-}
-
-void Session::EmitDrop(std::unique_ptr<OutMessage> m, DropReason why, bool priority) {
-  service.events().Add(EventType::kDrop, id, DropValue(why, m->binary, priority), m->payload(), m->size());
-  // The bytes leave bufferedAmount as if sent.
-  service.events().AddSent(id, static_cast<double>(m->size()), 1, priority ? 1 : 0);
-}
-
-void Session::ExpireQueue() { outbox_.Expire(policy().queueTtlMs, MonoMs(), dropFn_); }
-
-void Session::Flush() {
-  // Also while closing: a held Close echo waits for what is queued.
-  if (current_) ConnectionWantWrite(*current_);
-}
-
-void Session::Ping(const std::string& payload) {
-  if (current_ && current_->phase == Connection::Phase::kOpen) ConnectionPing(*current_, payload);
-}
-
-void Session::Pong(const std::string& payload) {
-  if (current_) ConnectionPong(*current_, payload);
 }
 
 std::string Session::AttemptJson(const AttemptEnd& end) const {
@@ -524,29 +374,6 @@ void Session::Terminate() {
     return;
   }
   Finish(1006, "");
-}
-
-void Session::ArmStall() {
-  if (!policy().stallTimeoutMs) return;
-  ArmTimer(service, stallTimer_, this, policy().stallTimeoutMs, OnStallTimer);
-}
-
-// Session timers run just before the service thread sleeps in poll(): each
-// publishes what it emitted at once.
-void Session::OnStallTimer(Timer* t) {
-  Session* s = SessionTimer::Of(t);
-  if (s->state_ != SessionState::kOpen || !s->current_) return;
-  double idle = MonoMs() - s->lastMessageMs_;
-  uint32_t limit = s->policy().stallTimeoutMs;
-  if (idle < limit) {
-    ArmTimer(s->service, s->stallTimer_, s, limit - idle, OnStallTimer);
-    return;
-  }
-  s->Emit(EventType::kStall, idle, "{\"idleMs\":" + JsonMs(idle) + ",\"at\":" + JsonMs(WallMs()) + "}");
-  s->current_->errorJson = ErrorJson("ERR_STALL", "no message for " + std::to_string(limit) + " ms");
-  EventBatch& events = s->service.events();
-  ConnectionKill(*s->current_, Cause::kStall, false);
-  events.Flush();
 }
 
 void Session::Detach() {

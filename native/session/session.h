@@ -1,14 +1,14 @@
 // A session: what connect() returns to JS, kept up across connections.
 // It owns the attempts (Connection), the outgoing queue that survives them
-// (outbox.h), and the timers of the persistence engine: stall watchdog,
-// maximum connection age (make-before-break rotation), and reconnecting
-// (reconnect.cc: classifier, shouldReconnect, backoff, try counter and its
-// reset). session.cc is the state machine and rotation. Service thread only.
-//
-// Clocks: every duration (uptime, downtime, idle time, queue age, RTT) is
-// measured on the monotonic clock (MonoMs), which a stepped wall clock does
-// not move; the wall clock (WallMs) only stamps the times reported to JS
-// (`at`, a gap's `from`/`to`).
+// (outbox.h), and the timers of the persistence engine. Its members are
+// spread by job: session.cc is the state machine (attempts, open, end,
+// close), inbound.cc what attempts receive (delivery, flow control, the
+// stall watchdog), outbound.cc what JS sends (the queue to the active
+// connection, onOpen's priority sends, drops), rotation.cc make-before-break
+// rotation (maximum connection age), reconnect.cc what follows a failure
+// (classifier, shouldReconnect, backoff, try counter and its reset).
+// Durations on the monotonic clock, timestamps on the wall clock (clock.h).
+// Service thread only.
 #pragma once
 #include <libwebsockets.h>
 
@@ -17,14 +17,15 @@
 #include <string>
 #include <vector>
 
-#include "../thread/mailbox.h"
+#include "../clock.h"
 #include "../connect_options.h"
 #include "../event_batch.h"
 #include "../log_sink.h"
-#include "outbox.h"
-#include "classify.h"
+#include "../thread/mailbox.h"
 #include "../thread/timer.h"
 #include "../wire.h"
+#include "classify.h"
+#include "outbox.h"
 
 namespace nlws {
 
@@ -107,11 +108,22 @@ class Session {
     std::vector<uint8_t> data;
   };
 
+  // session.cc: the state machine.
   void SetState(SessionState s);
   void StartAttempt(bool rotation);
   void FollowRedirect(const Connection& from, const AttemptEnd& end, bool rotation);
-  void LaunchAttempt(Connection& c);
   void Emit(EventType type, double value, const std::string& json);
+  void Finish(int code, const std::string& reason);
+  void Bury(std::unique_ptr<Connection> c);
+  void Abandon(std::unique_ptr<Connection> c);  // drop without callbacks
+  Connection* Attempt(uint32_t generation);
+  std::unique_ptr<Connection> Take(Connection& c);
+  std::string AttemptJson(const AttemptEnd& end) const;
+  void Cancel(SessionTimer& t);
+  // inbound.cc
+  void SetRxPaused(bool paused);
+  void ArmStall();
+  // outbound.cc
   void EmitDrop(std::unique_ptr<OutMessage> m, DropReason why, bool priority = false);
   void ExpireQueue();
   void Flush();  // ask the active connection to write
@@ -122,18 +134,12 @@ class Session {
   // a credentials refresh); else the backoff's delay (backoff.h).
   void ScheduleRetry(const AttemptEnd& end, const nlws::Decision& d, int64_t overrideMs);
   void GiveUp(const AttemptEnd& end, const std::string& why);
-  void Finish(int code, const std::string& reason);
+  // rotation.cc
   void SwitchToReplacement();
   void FinishDrain();  // the old connection closed: inbound from the new one
   bool Delivers(const Connection& c) const;
   bool Holds(const Connection& c) const;
-  void ArmStall();
   void ArmAge();
-  void Bury(std::unique_ptr<Connection> c);
-  void Abandon(std::unique_ptr<Connection> c);  // drop without callbacks
-  Connection* Attempt(uint32_t generation);
-  std::unique_ptr<Connection> Take(Connection& c);
-  std::string AttemptJson(const AttemptEnd& end) const;
 
   static void OnRetryTimer(Timer* t);
   static void OnStallTimer(Timer* t);
@@ -172,8 +178,6 @@ class Session {
   const Outbox::DropFn dropFn_;  // EmitDrop, for the outbox
   uint64_t rxUnacked_ = 0;
   bool rxPaused_ = false;
-  void SetRxPaused(bool paused);
-  void Cancel(SessionTimer& t);
 
   SessionTimer retryTimer_{};
   SessionTimer stallTimer_{};
@@ -181,15 +185,7 @@ class Session {
   SessionTimer resetTimer_{};
 };
 
-// A duration or time as JSON: whole milliseconds.
-std::string JsonMs(double v);
 // Arms one of a session's timers `ms` from now.
 void ArmTimer(ServiceThread& svc, SessionTimer& t, Session* owner, double ms, TimerFn cb);
-
-// The wall clock (ms since the epoch): for timestamps reported to JS only.
-double WallMs();
-// The monotonic clock (ms, CLOCK_MONOTONIC, the clock process.hrtime()
-// reads): for every duration.
-double MonoMs();
 
 }  // namespace nlws
