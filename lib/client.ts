@@ -19,7 +19,8 @@ import {
 } from './wire';
 import type { SendCallback } from './send-callbacks';
 import { SessionRecord } from './session-record';
-import { toPrometheus, type Stats } from './stats';
+import { toPrometheus } from './metrics';
+import type { Stats } from './stats';
 import { TypedEventEmitter } from './typed-emitter';
 import type {
   DisconnectInfo, DropInfo, GiveUpInfo, Message, OpenInfo, ReconnectingInfo, RedirectInfo, RotatePhase, SendData, SendOptions,

@@ -1,7 +1,8 @@
 // The session record: uptime/downtime accounting from the events' own
 // timestamps, the bounded event log, and the Prometheus exposition.
 import { describe, expect, it } from 'vitest';
-import { StatsRecorder, toPrometheus, type Stats } from '../dist/cjs/stats.js';
+import { toPrometheus } from '../dist/cjs/metrics.js';
+import { StatsRecorder, type Stats } from '../dist/cjs/stats.js';
 import type { Cause, SessionState } from '../dist/cjs/wire.js';
 
 const T0 = 1_700_000_000_000;
