@@ -5,6 +5,50 @@
 namespace nlws {
 
 static thread_local EventBatch* g_thread_batch = nullptr;
+
+// Chunks JS is done with, kept for the next batches. A chunk handed to JS
+// is freed by the GC's finalizer, in bursts, and glibc then gave much of
+// that memory back to the kernel (the service thread's arena is trimmed by
+// the freeing thread): the next chunks were fresh pages, a page fault and
+// a zeroed page per 4 KiB written (50-90 per 1,000 messages of 1 KiB, ws
+// 17). Up to kChunkPoolMax chunks (2 MiB) stay allocated instead; faults
+// fell to ~10 per 1,000 (bench/NOTES.md, fifth round). The pool is shared
+// by every environment of the process and never destroyed (finalizers may
+// run late in teardown).
+namespace {
+constexpr size_t kChunkPoolMax = 32;
+std::mutex& PoolMutex() {
+  static auto* m = new std::mutex();
+  return *m;
+}
+std::vector<std::vector<uint8_t>>& Pool() {
+  static auto* p = new std::vector<std::vector<uint8_t>>();
+  return *p;
+}
+}  // namespace
+
+std::vector<uint8_t> TakeChunk(size_t bytes) {
+  if (bytes == EventBatch::kChunkBytes) {
+    std::lock_guard<std::mutex> lock(PoolMutex());
+    if (!Pool().empty()) {
+      std::vector<uint8_t> v = std::move(Pool().back());  // the most recently used: warmest
+      Pool().pop_back();
+      return v;
+    }
+  }
+  std::vector<uint8_t> v;
+  v.reserve(bytes);
+  return v;
+}
+
+void ReturnChunk(std::vector<uint8_t>&& v) {
+  if (v.capacity() != EventBatch::kChunkBytes) return;
+  std::lock_guard<std::mutex> lock(PoolMutex());
+  if (Pool().size() >= kChunkPoolMax) return;
+  v.clear();
+  Pool().push_back(std::move(v));
+}
+
 void SetThreadEventBatch(EventBatch* batch) { g_thread_batch = batch; }
 EventBatch* ThreadEventBatch() { return g_thread_batch; }
 
@@ -33,11 +77,12 @@ void EventBatch::Add(EventType type, uint32_t id, double value, const void* data
     shared_chunk_ = nullptr;
   if (shared_chunk_ == nullptr) {
     bool first = building_.chunks.empty();
-    building_.chunks.emplace_back();
+    building_.chunks.push_back(TakeChunk(first ? kFirstChunkBytes : kChunkBytes));
     shared_chunk_ = &building_.chunks.back();
-    shared_chunk_->reserve(first ? kFirstChunkBytes : kChunkBytes);
   }
   size_t offset = shared_chunk_->size();
+  building_bytes_ += len;
+  shared_bytes_added_ += len;
   // insert() copies into the reserved space; resize() would zero it first.
   const uint8_t* p = static_cast<const uint8_t*>(data);
   shared_chunk_->insert(shared_chunk_->end(), p, p + len);
@@ -57,6 +102,7 @@ void EventBatch::AddOwned(EventType type, uint32_t id, double value, std::vector
   // Growing `chunks` may move the shared chunk: remember it by index.
   long shared = shared_chunk_ ? static_cast<long>(shared_chunk_ - building_.chunks.data()) : -1;
   double len = static_cast<double>(bytes.size());
+  building_bytes_ += bytes.size();
   building_.chunks.push_back(std::move(bytes));
   double chunk = static_cast<double>(building_.chunks.size() - 1);
   if (shared >= 0) shared_chunk_ = &building_.chunks[static_cast<size_t>(shared)];
@@ -83,6 +129,7 @@ void EventBatch::Flush() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopped_) {
       building_.clear();
+      building_bytes_ = 0;
       shared_chunk_ = nullptr;
       return;
     }
@@ -104,6 +151,7 @@ void EventBatch::Flush() {
     }
   }
   building_.clear();
+  building_bytes_ = 0;
   shared_chunk_ = nullptr;
   published_++;
   if (schedule) schedule_();

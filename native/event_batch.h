@@ -60,6 +60,11 @@ class EventBatch {
   void Flush();
   // How many batches Flush() has published (service thread only).
   uint64_t published() const { return published_; }
+  // Bytes of payload in the batch not yet published; bytes ever added to
+  // shared chunks, i.e. as messages below kOwnChunkThreshold that came
+  // whole (service thread only).
+  uint64_t pendingBytes() const { return building_bytes_; }
+  uint64_t sharedBytesAdded() const { return shared_bytes_added_; }
 
   // --- JS thread ---
   // `schedule` asks for one JS call (a thread-safe-function call).
@@ -77,6 +82,8 @@ class EventBatch {
   Batch building_;               // service thread only
   std::vector<uint8_t>* shared_chunk_ = nullptr;  // current small-message chunk in building_
   uint64_t published_ = 0;       // service thread only
+  uint64_t building_bytes_ = 0;  // payload in building_ (service thread only)
+  uint64_t shared_bytes_added_ = 0;  // see sharedBytesAdded()
 
   std::mutex mutex_;
   Batch ready_;
@@ -84,6 +91,12 @@ class EventBatch {
   bool stopped_ = false;
   std::function<void()> schedule_;
 };
+
+// Shared chunks: an empty vector with `bytes` reserved, reused when JS has
+// freed one of that size (kChunkBytes) lately; and the way back from JS's
+// finalizer (any thread; other sizes are just freed).
+std::vector<uint8_t> TakeChunk(size_t bytes);
+void ReturnChunk(std::vector<uint8_t>&& v);
 
 // Service threads log through this (lws's emit callback is process-global).
 void SetThreadEventBatch(EventBatch* batch);

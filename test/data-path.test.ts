@@ -409,3 +409,37 @@ describe('receive path: whole-buffer reads, payload straight from the read buffe
     expect(got.map(sha)).toEqual([sha(ok)]);
   });
 });
+
+describe('receive path: streams of small messages gathered into larger batches', () => {
+  // After a service turn that received at least 16 KiB of small messages,
+  // the service thread reads on without waiting and hands JS up to 1 MiB
+  // at once (native/thread/service_thread.cc); chunks JS has freed are reused
+  // (native/event_batch.cc). A stream several batches long, with a large
+  // message, a PING and a Close in it, arrives whole, in order, last byte
+  // included, also when the reader pauses well below a batch.
+  for (const tls of [false, true]) {
+    for (const receiveHighWaterMark of [undefined, 100_000]) {
+      const over = `${tls ? 'TLS' : 'plain TCP'}${receiveHighWaterMark ? ', receiveHighWaterMark 100,000' : ''}`;
+      it(`${over}: 3,000 messages of 1-2,000 bytes (~3 MiB), a 70 KiB one and a PING among them, then a Close`, async () => {
+        const { conn, next, closed } = await openWith({ tls, ...(receiveHighWaterMark ? { receiveHighWaterMark } : {}) });
+        const payloads: Buffer[] = [];
+        const frames: Buffer[] = [];
+        for (let i = 0; i < 3000; i++) {
+          const p = pattern(i === 2000 ? 70_000 : 1 + ((i * 7919) % 2000), 5000 + i);
+          payloads.push(p);
+          frames.push(F.binary(p));
+          if (i === 1000) frames.push(F.ping('in the stream'));
+        }
+        const written = writeInSegments(conn, Buffer.concat([...frames, F.close(4002, 'end')]), [65_536, 300_001, 1, 4093]);
+        const got: string[] = [];
+        for (let i = 0; i < payloads.length; i++) got.push(sha((await next()).data));
+        expect(got).toEqual(payloads.map(sha));
+        await written;
+        conn.end();
+        const [code, reason] = await closed;
+        expect(code).toBe(4002);
+        expect(reason).toBe('end');
+      });
+    }
+  }
+});

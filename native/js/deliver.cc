@@ -32,7 +32,7 @@ Napi::Buffer<uint8_t> ChunkBuffer(Napi::Env env, std::vector<uint8_t>& chunk) {
   auto* v = new std::vector<uint8_t>(std::move(chunk));
   try {
     return Napi::Buffer<uint8_t>::New(
-        env, v->data(), v->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* hint) { delete hint; }, v);
+        env, v->data(), v->size(), [](Napi::Env, uint8_t*, std::vector<uint8_t>* hint) { ReturnChunk(std::move(*hint)); delete hint; }, v);
   } catch (...) {
     delete v;
     throw;

@@ -8,10 +8,23 @@
 
 namespace nlws {
 
+// The time of the last message, for the stall timer: read once per batch
+// published to JS, not per message (a clock read was ~4 % of the service
+// thread's time at 1 KiB messages). A batch is one service turn, or the few
+// turns of a stream gathered together (thread/service_thread.cc): the stamp
+// is at most that much (about a millisecond) older than the batch's last
+// message.
+void Session::StampMessage() {
+  uint64_t batch = service.events().published();
+  if (batch == stampedBatch_) return;
+  stampedBatch_ = batch;
+  lastMessageMs_ = MonoMs();
+}
+
 void Session::AttemptMessage(Connection& c, EventType type, const uint8_t* data, size_t len) {
   if (Delivers(c)) {
     service.events().Add(type, id, 0, data, len);
-    lastMessageMs_ = MonoMs();
+    StampMessage();
   } else if (Holds(c)) {
     held_.push_back({type, std::vector<uint8_t>(data, data + len)});
   }
@@ -20,7 +33,7 @@ void Session::AttemptMessage(Connection& c, EventType type, const uint8_t* data,
 void Session::AttemptMessageOwned(Connection& c, EventType type, std::vector<uint8_t>&& data) {
   if (Delivers(c)) {
     service.events().AddMessage(type, id, 0, std::move(data));
-    lastMessageMs_ = MonoMs();
+    StampMessage();
   } else if (Holds(c)) {
     held_.push_back({type, std::move(data)});
   }

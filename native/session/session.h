@@ -138,6 +138,7 @@ class Session {
   void SwitchToReplacement();
   void FinishDrain();  // the old connection closed: inbound from the new one
   bool Delivers(const Connection& c) const;
+  void StampMessage();  // lastMessageMs_, once per published batch
   bool Holds(const Connection& c) const;
   void ArmAge();
 
@@ -172,6 +173,9 @@ class Session {
   double openedAtMs_ = 0;                    // monotonic clock of the current open
   uint32_t openGeneration_ = 0;              // attempt that is open, 0 if none
   double lastMessageMs_ = 0;                 // last application message (monotonic clock)
+  // The batch (EventBatch::published()) whose first message set
+  // lastMessageMs_: later messages of the same batch do not read the clock.
+  uint64_t stampedBatch_ = UINT64_MAX;
   double downSinceMs_ = 0;                   // monotonic clock of the last loss
 
   Outbox outbox_;
