@@ -242,6 +242,18 @@ frame (PING, PONG, Close) while no compressed message is being inflated,
 so an idle connection holds none (-2 KB each). rx_ubuf_alloc keeps its
 value from the upgrade (lws sizes reads and pending TLS data by it).
 
+19. Messages that arrive after our Close (client-parser-ws.c, client-ws.c).
+Once the client had sent its Close, lws dropped every data frame until the
+server's Close: a server still flushing what it had queued when our Close
+came (an echo, the end of a feed) lost those messages, which ws and Python
+websockets deliver (RFC 6455 5.5.1 forbids sending data after a Close, not
+receiving it). Data frames are now handed over while our Close awaits its
+answer (LRS_AWAITING_CLOSE_ACK, and LRS_WAITING_TO_SEND_CLOSE when the Close
+is ours, close_needs_ack); after the server's Close (LRS_RETURNED_CLOSE, or
+its echo pending) they are still dropped. The addon ignores data on a
+connection it failed (native receive path), so a Close 1002/1007/1009 of
+ours still ends delivery at once.
+
 Last, the set of changes applied is recorded in lws itself (in
 lib/core/libwebsockets.c): nlws_lws_patch_set() returns the name of each
 change (its mark) and the SHA-256 of this script, which the addon reports as
@@ -649,7 +661,8 @@ DIRECT = "\t\t" + DIRECT_MARK + """
 \t\t    wsi->ws->rx_packet_length && !wsi->ws->rx_ubuf_head &&
 \t\t    !wsi->ws->this_frame_masked && !(wsi->ws->opcode & 8) &&
 \t\t    !(wsi->ws->rsv_first_msg & 0x40) && !wsi->ws->check_utf8 &&
-\t\t    lwsi_state(wsi) == LRS_ESTABLISHED &&
+\t\t    (lwsi_state(wsi) == LRS_ESTABLISHED ||
+\t\t     lwsi_state(wsi) == LRS_AWAITING_CLOSE_ACK) &&
 \t\t    wsi->a.protocol && wsi->a.protocol->callback) {
 \t\t\tunsigned char *span = *buf;
 \t\t\tsize_t n = len;
@@ -674,6 +687,21 @@ DIRECT = "\t\t" + DIRECT_MARK + """
 
 """ + DIRECT_ANCHOR
 
+
+# -- 19: data after our Close ------------------------------------------------
+
+AFTER_CLOSE_MARK = "/* node-libwebsockets: data while our Close awaits its answer */"
+AFTER_CLOSE_ANCHOR = """\t\t\tif (lwsi_state(wsi) == LRS_RETURNED_CLOSE ||
+\t\t\t    lwsi_state(wsi) == LRS_WAITING_TO_SEND_CLOSE ||
+\t\t\t    lwsi_state(wsi) == LRS_AWAITING_CLOSE_ACK)
+\t\t\t\tgoto already_done;
+"""
+AFTER_CLOSE = "\t\t\t" + AFTER_CLOSE_MARK + """
+\t\t\tif (lwsi_state(wsi) == LRS_RETURNED_CLOSE ||
+\t\t\t    (lwsi_state(wsi) == LRS_WAITING_TO_SEND_CLOSE &&
+\t\t\t     !wsi->close_needs_ack))
+\t\t\t\tgoto already_done;
+"""
 
 # -- 16: TLS read-ahead ---------------------------------------------------
 
@@ -1231,6 +1259,8 @@ def main():
     patch(ws / "client-ws.c", LAZY_MARK, LAZY_UPGRADE_ANCHOR, LAZY_UPGRADE, "rx buffer allocated when needed")
     patch_all(ws / "client-parser-ws.c", LAZY_MARK, LAZY_PARSER, "rx buffer allocated and freed by the parser")
     patch(ws / "ops-ws.c", MASK_POOL_MARK, MASK_POOL_ANCHOR, MASK_POOL, "masking keys from a pool")
+    patch(ws / "client-parser-ws.c", AFTER_CLOSE_MARK, AFTER_CLOSE_ANCHOR, AFTER_CLOSE,
+          "data frames delivered while our Close awaits its answer")
     record_patch_set(Path(sys.argv[1]) / "lib" / "core" / "libwebsockets.c")
 
 
