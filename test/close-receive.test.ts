@@ -11,23 +11,17 @@
  */
 import { createHash } from 'node:crypto';
 import { constants as zlib, deflateRawSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectOnce, type WebSocketClient } from './lib';
 import * as F from './helpers/frames';
 import { Opcode, parseClose, type DecodedFrame } from './helpers/frames';
 import { startRawServer, type RawConnection, type RawServer } from './helpers/raw-server';
 import { makeCerts } from './helpers/certs';
-import { once, withTimeout } from './helpers/wait';
+import { endAfterEach, once, withTimeout } from './helpers/wait';
 
 const T = 10_000;
 const certs = makeCerts();
-const clients: WebSocketClient[] = [];
-const servers: RawServer[] = [];
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.terminate();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+const { clients, servers } = endAfterEach<WebSocketClient, RawServer>();
 
 interface Received {
   data: Buffer | string;
