@@ -22,7 +22,7 @@ struct TlsSettings {
   std::string keyPem;
   std::string passphrase;
   bool rejectUnauthorized = false;
-  // Each relaxes one check (lws's LCCSCF_ALLOW_* flags); see lws_glue.cc.
+  // Each relaxes one check (lws's LCCSCF_ALLOW_* flags); see connection/race.cc.
   bool allowSelfSigned = false;    // DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN
   bool allowUnknownCA = false;     // UNABLE_TO_GET_ISSUER_CERT_LOCALLY, UNABLE_TO_VERIFY_LEAF_SIGNATURE
   bool allowInvalidDates = false;  // CERT_HAS_EXPIRED, CERT_NOT_YET_VALID

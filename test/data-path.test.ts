@@ -24,7 +24,7 @@ import { makeCerts } from './helpers/certs';
 import { endAfterEach, once, withTimeout } from './helpers/wait';
 
 const T = 10_000;
-const RX_BUFFER = 2048; // rx_buffer_size in native/lws_glue.cc
+const RX_BUFFER = 2048; // rx_buffer_size in native/connection/callback.cc
 const READ_BUFFER = 64 * 1024; // pt_serv_buf_size in native/thread/service_thread.cc
 
 const { clients, servers } = endAfterEach<WebSocketClient, RawServer | WsServer>();
@@ -138,8 +138,8 @@ describe('receive path across buffer and segment boundaries', () => {
 
 describe('send path: small messages framed together', () => {
   // Small whole messages queued together are framed and masked by the
-  // addon and written in one go (native/frame_writer.cc); large, fragmented
-  // and compressed ones go through lws. Mixed, in order, byte for byte.
+  // addon and written in one go (native/connection/frame_writer.cc); large,
+  // fragmented and compressed ones go through lws. Mixed, in order, byte for byte.
   it('the server gets every message intact and in order: bursts of small text and binary between large and fragmented ones', async () => {
     const server = await startWsServer({ defaultTimeoutMs: T });
     servers.push(server);

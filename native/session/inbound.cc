@@ -2,7 +2,7 @@
 // connection that delivers (or waits in held_ during a rotation, see
 // rotation.cc); bytes JS has not acknowledged pause reading above the high
 // water mark; the stall watchdog ends a connection that went quiet.
-#include "../lws_glue.h"
+#include "../connection/connection.h"
 #include "../thread/service_thread.h"
 #include "session.h"
 

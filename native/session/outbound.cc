@@ -1,7 +1,7 @@
 // A session's outbound side: JS's sends wait in the outbox (bounds, TTL,
 // drops: outbox.h) until the active connection writes them, after onOpen's
 // priority sends; control frames go to the active connection.
-#include "../lws_glue.h"
+#include "../connection/connection.h"
 #include "../thread/service_thread.h"
 #include "session.h"
 

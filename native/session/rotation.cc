@@ -3,7 +3,7 @@
 // and inbound keeps coming from the old one for rotationOverlapMs (what it
 // still holds is delivered first, the replacement's messages wait in held_),
 // then the old one gets its Close. Session's members for it.
-#include "../lws_glue.h"
+#include "../connection/connection.h"
 #include "../thread/service_thread.h"
 #include "session.h"
 

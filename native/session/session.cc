@@ -1,7 +1,7 @@
 #include "session.h"
 
+#include "../connection/connection.h"
 #include "../json.h"
-#include "../lws_glue.h"
 #include "../thread/service_thread.h"
 
 namespace nlws {
@@ -165,12 +165,10 @@ void Session::Resolved(uint32_t generation, const std::string& address, const st
 void Session::AttemptOpened(Connection& c) {
   double now = WallMs();
   double mono = MonoMs();
-  std::string info = c.openInfo.empty() ? "{\"protocol\":\"\",\"extensions\":\"\",\"headers\":{}" : c.openInfo;
-  c.openInfo.clear();
   if (&c == replacement_.get()) {
     Emit(EventType::kRotate, c.generation, "{\"phase\":\"open\",\"at\":" + JsonMs(now) + "}");
     if (policy().hookOnOpen) {
-      Emit(EventType::kOnOpen, c.generation, info + ",\"reason\":\"rotate\",\"reconnected\":true}");
+      Emit(EventType::kOnOpen, c.generation, OnOpenHookJson(c, "rotate", true));
     } else {
       SwitchToReplacement();
     }
@@ -191,17 +189,14 @@ void Session::AttemptOpened(Connection& c) {
   lastMessageMs_ = mono;
   triesAtOpen_ = tries_;
   SetState(SessionState::kOpen);
-  Emit(EventType::kOpen, c.generation,
-       info + ",\"reconnected\":" + (reconnected ? "true" : "false") + ",\"attempt\":" + std::to_string(tries_) +
-           ConnectionOpenDetails(c) + ",\"at\":" + JsonMs(now) + ",\"mono\":" + JsonMs(mono) + "}");
+  Emit(EventType::kOpen, c.generation, OpenEventJson(c, {reconnected, tries_, now, mono}));
   // The try counter resets once a connection has stayed up for a while.
   if (policy().resetAfterMs) ArmTimer(service, resetTimer_, this, policy().resetAfterMs, OnResetTimer);
   ArmStall();
   ArmAge();
   backlogOpen_ = !policy().hookOnOpen;
   if (policy().hookOnOpen)
-    Emit(EventType::kOnOpen, c.generation,
-         info + ",\"reason\":\"open\",\"reconnected\":" + (reconnected ? "true" : "false") + "}");
+    Emit(EventType::kOnOpen, c.generation, OnOpenHookJson(c, "open", reconnected));
   ExpireQueue();
   Flush();
 }

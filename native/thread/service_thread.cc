@@ -6,8 +6,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "../connection/connection.h"
 #include "../server_limits.h"
-#include "../lws_glue.h"
 #include "../session/session.h"
 
 namespace nlws {

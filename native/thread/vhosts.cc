@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "../lws_glue.h"
+#include "../connection/connection.h"
 
 namespace nlws {
 

@@ -1,11 +1,20 @@
-// Failures named for users (connection_errors.cc): the error JSON of an
-// attempt, from lws's words, OpenSSL's verification result or errno.
+// Failures named for users (errors.cc): the error JSON of an attempt, from
+// lws's words, OpenSSL's verification result or errno.
 #pragma once
 #include <libwebsockets.h>
 
 #include <string>
 
-#include "lws_glue.h"
+namespace nlws {
+
+struct Connection;
+
+// An error as JSON: {"code","message"[,"status","headers","detail"]}.
+// `detail`: lws's own words for the failure, for the debug log.
+std::string ErrorJson(const char* code, const std::string& message, int status = 0,
+                      const std::string& headersJson = "", const std::string& detail = "");
+
+}  // namespace nlws
 
 namespace nlws::conn {
 

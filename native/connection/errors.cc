@@ -1,7 +1,7 @@
 // Failures named for users: lws's connection-error text, OpenSSL's
 // verification errors and failed system calls, as the codes and words Node
 // uses (lib/errors.ts lists them all), with the response's headers.
-#include "connection_errors.h"
+#include "errors.h"
 
 #include <openssl/x509.h>
 
@@ -11,10 +11,30 @@
 #include <cstring>
 #include <vector>
 
-#include "json.h"
-#include "log_sink.h"
-#include "server_limits.h"
-#include "session/session.h"
+#include "../json.h"
+#include "../log_sink.h"
+#include "../server_limits.h"
+#include "connection.h"
+
+namespace nlws {
+
+std::string ErrorJson(const char* code, const std::string& message, int status,
+                      const std::string& headersJson, const std::string& detail) {
+  std::string j = "{\"code\":";
+  AppendJsonString(j, code, strlen(code));
+  j += ",\"message\":";
+  AppendJsonString(j, message);
+  if (status) j += ",\"status\":" + std::to_string(status);
+  if (!headersJson.empty()) j += ",\"headers\":" + headersJson;
+  if (!detail.empty()) {
+    j += ",\"detail\":";
+    AppendJsonString(j, detail);
+  }
+  j += "}";
+  return j;
+}
+
+}  // namespace nlws
 
 namespace nlws::conn {
 

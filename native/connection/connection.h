@@ -1,5 +1,6 @@
-// The lws side of one connection attempt: the client protocol callback and
-// the operations the session performs on an attempt. Service thread only.
+// One connection attempt on the lws side: its state and the operations the
+// session performs on it. The files beside this one each do one job of it
+// (internal.h lists them). Service thread only.
 #pragma once
 #include <libwebsockets.h>
 
@@ -8,12 +9,13 @@
 #include <string>
 #include <vector>
 
-#include "thread/mailbox.h"
-#include "connect_options.h"
-#include "fifo.h"
-#include "session/classify.h"
-#include "thread/timer.h"
-#include "utf8.h"
+#include "../connect_options.h"
+#include "../fifo.h"
+#include "../session/classify.h"
+#include "../thread/mailbox.h"
+#include "../thread/timer.h"
+#include "../utf8.h"
+#include "errors.h"  // ErrorJson, for the errors sessions set on an attempt
 
 namespace nlws {
 
@@ -73,7 +75,9 @@ struct Connection {
   double tlsAtMs = 0;
   bool tlsResumed = false;
   std::string hostHeader;
-  std::string openInfo;      // JSON captured before establishment
+  // What the server's response negotiated (protocol, extensions, headers),
+  // as the start of the open event's JSON (handshake.cc); freed once open.
+  std::string openInfo;
 
   // Receiving.
   std::vector<uint8_t> rx;  // fragments of the message being reassembled
@@ -161,15 +165,22 @@ void ConnectionPauseRx(Connection& c);
 void ConnectionDetach(Connection& c);
 // Closes the racers still connecting (without callbacks to this attempt).
 void ConnectionDropRacers(Connection& c);
-// ,"remote":{...},"handshake":{...}: the address used and the opening
-// handshake's timings, for the open event.
-std::string ConnectionOpenDetails(const Connection& c);
+
+// What the open event says beyond the handshake: the session's view.
+struct OpenFacts {
+  bool reconnected = false;
+  uint32_t attempt = 0;  // the session's try counter
+  double atMs = 0;       // wall clock
+  double monoMs = 0;     // monotonic clock
+};
+// The open event's JSON: what the response negotiated, the address used,
+// the opening handshake's timings and `facts`.
+std::string OpenEventJson(const Connection& c, const OpenFacts& facts);
+// The onOpen hook's JSON: what the response negotiated, why it opened
+// ("open", "rotate") and whether it is a reconnection.
+std::string OnOpenHookJson(const Connection& c, const char* reason, bool reconnected);
 
 // A PONG answering one of our heartbeat PINGs: gives the time it was sent.
 bool IsHeartbeatPong(const uint8_t* data, size_t len, double* sentMs);
-
-// `detail`: lws's own words for the failure, for the debug log.
-std::string ErrorJson(const char* code, const std::string& message, int status = 0,
-                      const std::string& headersJson = "", const std::string& detail = "");
 
 }  // namespace nlws
