@@ -55,6 +55,16 @@ void Post(Environment& self, CommandType type, uint32_t id, Command&& c = Comman
   self.service().Post(std::move(c));
 }
 
+// A ping or pong: id and payload.
+Napi::Value PostControl(const Napi::CallbackInfo& info, CommandType type) {
+  if (Environment* self = Live(info)) {
+    Command c;
+    c.text = Bytes(info[1]);
+    Post(*self, type, Id(info[0]), std::move(c));
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 // init(handler): the function every event batch goes to.
@@ -139,23 +149,9 @@ Napi::Value Terminate(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value Ping(const Napi::CallbackInfo& info) {
-  if (Environment* self = Live(info)) {
-    Command c;
-    c.text = Bytes(info[1]);
-    Post(*self, CommandType::kPing, Id(info[0]), std::move(c));
-  }
-  return info.Env().Undefined();
-}
-
-Napi::Value Pong(const Napi::CallbackInfo& info) {
-  if (Environment* self = Live(info)) {
-    Command c;
-    c.text = Bytes(info[1]);
-    Post(*self, CommandType::kPong, Id(info[0]), std::move(c));
-  }
-  return info.Env().Undefined();
-}
+// ping(id, payload), pong(id, payload): a control frame on the connection.
+Napi::Value Ping(const Napi::CallbackInfo& info) { return PostControl(info, CommandType::kPing); }
+Napi::Value Pong(const Napi::CallbackInfo& info) { return PostControl(info, CommandType::kPong); }
 
 // closeEcho(id, attempt): JS has handled the events that came before the
 // server's Close on that attempt (kCloseReceived).

@@ -1,6 +1,7 @@
-// Reconnect policy as plain code: how a failure is classified and what
-// happens next. No lws, no threads: the service thread calls it, and tests
-// call it through the addon's `testing.classify` hook
+// The failure classifier, as plain code: what an attempt's end means for
+// reconnecting (retry, retry after the server's delay, refresh credentials
+// and retry once, give up) and why. No lws, no threads: reconnect.cc calls
+// it, and tests call it through the addon's `testing.classify` hook
 // (native/js/test_hooks.cc).
 #pragma once
 #include <cstdint>

@@ -22,8 +22,8 @@ class Spin {
   Spin();  // reads NLWS_SPIN_US
 
   // Each turn of the busy-poll is a poll() over every socket: with many
-  // connections that costs more than the wake-up it saves (opening 10,000
-  // connections took 1.5x as long with spinning), so only few spin.
+  // connections that costs more than the wake-up it saves (bench/NOTES.md),
+  // so only few spin.
   static constexpr size_t kMaxSessions = 64;
 
   // The busy-poll window (µs) from NLWS_SPIN_US; 0: never spin.

@@ -1,6 +1,6 @@
 // ThreadSanitizer stress of the native layer's threaded paths, without Node
 // (TSan cannot be loaded into an uninstrumented node). Built with the real
-// native/ sources (all but the Node-API boundary: addon.cc, environment.cc)
+// native/ sources (all but the Node-API boundary, native/js/)
 // by scripts/test-tsan.sh; exits non-zero on a failed check, and TSan on a
 // race (halt_on_error).
 //
