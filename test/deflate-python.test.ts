@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectOnce, type ConnectOptions, type WebSocketClient, type WebSocketError } from './lib';
 import { killAll } from './helpers/child';
-import { cutOffsets, describeSpecs, materialize, MiB, paramsArb, sequenceArb, type DeflateParams, type MessageSpec } from './helpers/deflate-messages';
+import { cutOffsets, materialize, paramsArb, SequenceTally, sequenceArb, type DeflateParams, type MessageSpec } from './helpers/deflate-messages';
 import { digest, PyWsServer, type PyEvent } from './helpers/py-ws-server';
 import { AsyncQueue } from './helpers/queue';
 import { once, withTimeout } from './helpers/wait';
@@ -127,9 +127,7 @@ async function check<Ts extends [unknown, ...unknown[]]>(property: fc.IAsyncProp
 
 describe('round trips through permessage-deflate against Python websockets (fast-check)', () => {
   it('server to client: every message arrives with its type and bytes, in order', async () => {
-    let messages = 0;
-    let bytes = 0;
-    const started = performance.now();
+    const tally = new SequenceTally('python websockets, server to client', SEED);
     const runs = await check(
       fc.asyncProperty(paramsArb(9), sequenceArb(40), async (params, specs: MessageSpec[]) => {
         const s = await open(params);
@@ -138,12 +136,7 @@ describe('round trips through permessage-deflate against Python websockets (fast
           expect(s.extensions).toContain(`client_max_window_bits=${params.clientMaxWindowBits}`);
           const sent = specs.map(materialize);
           specs.forEach((m, i) => s.py.send(sent[i] as Buffer, m.binary, cutOffsets(m)));
-          for (let i = 0; i < specs.length; i++) {
-            const m = specs[i] as MessageSpec;
-            await expectMessage(s, sent[i] as Buffer, m.binary, `message ${i} of ${describeSpecs(specs)} (${JSON.stringify(params)})`);
-            bytes += m.size;
-          }
-          messages += specs.length;
+          await tally.expectEach(specs, sent, JSON.stringify(params), (data, binary, label) => expectMessage(s, data, binary, label));
           await finish(s);
         } finally {
           s.client.terminate();
@@ -152,13 +145,11 @@ describe('round trips through permessage-deflate against Python websockets (fast
       }),
       40,
     );
-    console.log(`deflate (python websockets, server to client): ${runs} sequences, ${messages} messages, ${(bytes / MiB).toFixed(1)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`);
+    tally.report(runs);
   }, 180_000);
 
   it('client to server: the server gets every message with its type and bytes, in order', async () => {
-    let messages = 0;
-    let bytes = 0;
-    const started = performance.now();
+    const tally = new SequenceTally('python websockets, client to server', SEED);
     const fragmentSizeArb = fc.constantFrom(64 * 1024, 64 * 1024, 16 * 1024, 4096, 1000);
     const runs = await check(
       fc.asyncProperty(paramsArb(9), fragmentSizeArb, sequenceArb(40), async (params, fragmentSize, specs: MessageSpec[]) => {
@@ -169,12 +160,7 @@ describe('round trips through permessage-deflate against Python websockets (fast
             const data = sent[i] as Buffer;
             s.client.send(m.binary ? data : data.toString('utf8'), { binary: m.binary });
           });
-          for (let i = 0; i < specs.length; i++) {
-            const m = specs[i] as MessageSpec;
-            await expectAtServer(s, sent[i] as Buffer, m.binary, `message ${i} of ${describeSpecs(specs)} (${JSON.stringify(params)}, fragmentSize ${fragmentSize})`);
-            bytes += m.size;
-          }
-          messages += specs.length;
+          await tally.expectEach(specs, sent, `${JSON.stringify(params)}, fragmentSize ${fragmentSize}`, (data, binary, label) => expectAtServer(s, data, binary, label));
           await finish(s);
         } finally {
           s.client.terminate();
@@ -183,7 +169,7 @@ describe('round trips through permessage-deflate against Python websockets (fast
       }),
       40,
     );
-    console.log(`deflate (python websockets, client to server): ${runs} sequences, ${messages} messages, ${(bytes / MiB).toFixed(1)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`);
+    tally.report(runs);
   }, 180_000);
 
   it("'hello', '', 'x': the server gets all three", async () => {

@@ -18,10 +18,10 @@ import { describe, expect, it } from 'vitest';
 import { connectOnce, type ConnectOptions, type WebSocketClient, type WebSocketError } from './lib';
 import {
   cutOffsets,
-  describeSpecs,
   materialize,
   MiB,
   paramsArb,
+  SequenceTally,
   sequenceArb,
   splitAt,
   type DeflateParams,
@@ -355,9 +355,7 @@ function expectNegotiated(extensions: string, p: DeflateParams): void {
 
 describe('round trips through permessage-deflate against ws (fast-check)', () => {
   it('server to client: every message arrives with its type and bytes, in order', async () => {
-    let messages = 0;
-    let bytes = 0;
-    const started = performance.now();
+    const tally = new SequenceTally('ws, server to client', SEED);
     const runs = await check(
       fc.asyncProperty(paramsArb(), fc.constantFrom(0, 0, 0, 1024), sequenceArb(40), async (params, threshold, specs: MessageSpec[]) => {
         const s = await open(serverOptions(params, threshold));
@@ -368,12 +366,7 @@ describe('round trips through permessage-deflate against ws (fast-check)', () =>
             const pieces = splitAt(sent[i] as Buffer, cutOffsets(m));
             pieces.forEach((piece, k) => s.conn.ws.send(piece, { binary: m.binary, fin: k === pieces.length - 1 }));
           });
-          for (let i = 0; i < specs.length; i++) {
-            const m = specs[i] as MessageSpec;
-            await expectMessage(s, sent[i] as Buffer, m.binary, `message ${i} of ${describeSpecs(specs)} (${JSON.stringify(params)}, threshold ${threshold})`);
-            bytes += m.size;
-          }
-          messages += specs.length;
+          await tally.expectEach(specs, sent, `${JSON.stringify(params)}, threshold ${threshold}`, (data, binary, label) => expectMessage(s, data, binary, label));
           await finish(s);
         } finally {
           s.client.terminate();
@@ -382,13 +375,11 @@ describe('round trips through permessage-deflate against ws (fast-check)', () =>
       }),
       100,
     );
-    console.log(`deflate (ws, server to client): ${runs} sequences, ${messages} messages, ${(bytes / MiB).toFixed(1)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`);
+    tally.report(runs);
   }, 180_000);
 
   it('client to server: the server gets every message with its type and bytes, in order', async () => {
-    let messages = 0;
-    let bytes = 0;
-    const started = performance.now();
+    const tally = new SequenceTally('ws, client to server', SEED);
     // The client cuts messages into frames of fragmentSize bytes (before compression).
     const fragmentSizeArb = fc.constantFrom(64 * 1024, 64 * 1024, 16 * 1024, 4096, 1000);
     const runs = await check(
@@ -398,12 +389,7 @@ describe('round trips through permessage-deflate against ws (fast-check)', () =>
           expectNegotiated(s.client.extensions, params);
           const sent = specs.map(materialize);
           specs.forEach((m, i) => sendFromClient(s, sent[i] as Buffer, m.binary));
-          for (let i = 0; i < specs.length; i++) {
-            const m = specs[i] as MessageSpec;
-            await expectAtServer(s, sent[i] as Buffer, m.binary, `message ${i} of ${describeSpecs(specs)} (${JSON.stringify(params)}, fragmentSize ${fragmentSize})`);
-            bytes += m.size;
-          }
-          messages += specs.length;
+          await tally.expectEach(specs, sent, `${JSON.stringify(params)}, fragmentSize ${fragmentSize}`, (data, binary, label) => expectAtServer(s, data, binary, label));
           expect(s.conn.errors.map((e) => e.message)).toEqual([]);
           await finish(s);
         } finally {
@@ -413,6 +399,6 @@ describe('round trips through permessage-deflate against ws (fast-check)', () =>
       }),
       100,
     );
-    console.log(`deflate (ws, client to server): ${runs} sequences, ${messages} messages, ${(bytes / MiB).toFixed(1)} MiB in ${((performance.now() - started) / 1000).toFixed(1)} s (seed ${SEED})`);
+    tally.report(runs);
   }, 180_000);
 });

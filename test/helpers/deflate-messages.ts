@@ -231,3 +231,38 @@ export function describeSpecs(list: readonly MessageSpec[]): string {
     .map((m, i) => `#${i} ${m.binary ? 'binary' : 'text'} ${m.size} B ${m.style}${m.cuts.length ? ` in ${m.cuts.length + 1} frames` : ''}`)
     .join(', ');
 }
+
+/**
+ * What a round-trip property's sequences carried: each sequence's messages
+ * checked in order, counted, and the line the test prints at the end.
+ */
+export class SequenceTally {
+  messages = 0;
+  bytes = 0;
+  readonly #started = performance.now();
+
+  constructor(
+    readonly what: string,
+    readonly seed: number,
+  ) {}
+
+  /** Checks every message of a sequence in order (`context` goes into each label), then counts them. */
+  async expectEach(
+    specs: readonly MessageSpec[],
+    sent: readonly Buffer[],
+    context: string,
+    expectOne: (data: Buffer, binary: boolean, label: string) => Promise<void>,
+  ): Promise<void> {
+    for (let i = 0; i < specs.length; i++) {
+      const m = specs[i] as MessageSpec;
+      await expectOne(sent[i] as Buffer, m.binary, `message ${i} of ${describeSpecs(specs)} (${context})`);
+      this.bytes += m.size;
+    }
+    this.messages += specs.length;
+  }
+
+  report(runs: number): void {
+    const s = ((performance.now() - this.#started) / 1000).toFixed(1);
+    console.log(`deflate (${this.what}): ${runs} sequences, ${this.messages} messages, ${(this.bytes / MiB).toFixed(1)} MiB in ${s} s (seed ${this.seed})`);
+  }
+}
