@@ -39,6 +39,21 @@ async function expectEcho(c: WebSocketClient, text = 'over tls'): Promise<void> 
 }
 
 /** Connects and expects the attempt to fail with `code` (see expectFailedAttempt). */
+/** A worker keeping one CPU busy (a minute at most) until the function returned stops it. */
+function spinCpu(): () => Promise<void> {
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const spinner = new Worker(
+    `const { workerData } = require('node:worker_threads');
+     const deadline = Date.now() + 60000;
+     while (Atomics.load(workerData, 0) === 0 && Date.now() < deadline);`,
+    { eval: true, workerData: stop },
+  );
+  return async () => {
+    Atomics.store(stop, 0, 1);
+    await spinner.terminate();
+  };
+}
+
 async function expectFailure(url: string, options: ConnectOptions, code: string): Promise<WebSocketError> {
   const err = await expectFailedAttempt(track(connectOnce(url, options)), T);
   expect(err.code).toBe(code);
@@ -91,21 +106,13 @@ describe('server certificate verification', () => {
     expect(s.connections).toBe(0);
   });
 
-  it('rejects an expired certificate: CERT_HAS_EXPIRED', async () => {
-    const s = await tlsServer(certs.expired);
-    await expectFailure(`${s.url}/`, { ca: certs.ca.cert }, 'CERT_HAS_EXPIRED');
-    expect(s.connections).toBe(0);
-  });
-
-  it('rejects a certificate that is not yet valid: CERT_NOT_YET_VALID', async () => {
-    const s = await tlsServer(certs.notYetValid);
-    await expectFailure(`${s.url}/`, { ca: certs.ca.cert }, 'CERT_NOT_YET_VALID');
-    expect(s.connections).toBe(0);
-  });
-
-  it('rejects a self-signed certificate: DEPTH_ZERO_SELF_SIGNED_CERT', async () => {
-    const s = await tlsServer(certs.selfSigned);
-    await expectFailure(`${s.url}/`, { ca: certs.ca.cert }, 'DEPTH_ZERO_SELF_SIGNED_CERT');
+  it.each([
+    ['an expired certificate', 'CERT_HAS_EXPIRED', certs.expired],
+    ['a certificate that is not yet valid', 'CERT_NOT_YET_VALID', certs.notYetValid],
+    ['a self-signed certificate', 'DEPTH_ZERO_SELF_SIGNED_CERT', certs.selfSigned],
+  ] as const)('rejects %s: %s', async (_what, code, pair) => {
+    const s = await tlsServer(pair);
+    await expectFailure(`${s.url}/`, { ca: certs.ca.cert }, code);
     expect(s.connections).toBe(0);
   });
 
@@ -139,13 +146,7 @@ describe('server certificate verification', () => {
       [certs.wrongHost, 'localhost', { ca: certs.ca.cert }, 'ERR_TLS_CERT_ALTNAME_INVALID'],
     ];
     const attempts = 60;
-    const stop = new Int32Array(new SharedArrayBuffer(4));
-    const spinner = new Worker(
-      `const { workerData } = require('node:worker_threads');
-       const deadline = Date.now() + 60000;
-       while (Atomics.load(workerData, 0) === 0 && Date.now() < deadline);`,
-      { eval: true, workerData: stop },
-    );
+    const stopSpinner = spinCpu();
     const seen: Record<string, Record<string, number>> = {};
     try {
       for (const [pair, host, options, expected] of cases) {
@@ -165,8 +166,7 @@ describe('server certificate verification', () => {
         seen[expected] = counts;
       }
     } finally {
-      Atomics.store(stop, 0, 1);
-      await spinner.terminate();
+      await stopSpinner();
     }
     expect(seen).toEqual(Object.fromEntries(cases.map(([, , , code]) => [code, { [code]: attempts }])));
   }, 60_000);
@@ -373,13 +373,7 @@ describe('client certificates', () => {
   it('names a missing client certificate on every attempt, also when the CPU is busy', async () => {
     const s = await tlsServer(certs.valid, mutual);
     const attempts = 40;
-    const stop = new Int32Array(new SharedArrayBuffer(4));
-    const spinner = new Worker(
-      `const { workerData } = require('node:worker_threads');
-       const deadline = Date.now() + 60000;
-       while (Atomics.load(workerData, 0) === 0 && Date.now() < deadline);`,
-      { eval: true, workerData: stop },
-    );
+    const stopSpinner = spinCpu();
     const counts: Record<string, number> = {};
     try {
       for (let i = 0; i < attempts; i++) {
@@ -393,8 +387,7 @@ describe('client certificates', () => {
         counts[outcome] = (counts[outcome] ?? 0) + 1;
       }
     } finally {
-      Atomics.store(stop, 0, 1);
-      await spinner.terminate();
+      await stopSpinner();
     }
     expect(counts).toEqual({ ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: attempts });
   }, 60_000);
