@@ -22,10 +22,10 @@ one text message (without the newline); each message received is written to
 stdout followed by a newline. The session reconnects by itself after a lost
 connection (lines typed meanwhile are queued and sent after the reconnect);
 failed attempts are reported on stderr. When stdin ends, everything queued is
-sent, the session closes with 1000 and the program exits; to print replies
-to what was sent, give them time with --wait (libwebsockets discards data
-frames once it has sent Close). If stdin ends before a connection ever
-opened, the next failed attempt ends the program.
+sent, the session closes with 1000 and the program exits; replies the
+server sends before it answers the Close are still printed, and --wait gives
+slower ones time. If stdin ends before a connection ever opened, the next
+failed attempt ends the program.
 
 Connection:
   -H, --header 'Name: value'  extra handshake header (repeatable)
@@ -46,6 +46,8 @@ Connection:
       --insecure              accept any server certificate (all checks off)
       --connect-timeout <s>   give up when no connection opened within this
                               many seconds (default: keep trying)
+  -L, --location              follow redirects (301, 302, 303, 307, 308)
+      --max-redirects <n>     redirects followed in a row (default 10)
 
 Persistence:
       --heartbeat <intervalMs>[/<timeoutMs>]
@@ -72,7 +74,7 @@ Input and output:
                               (default 0)
       --events                connection events (state, open, disconnect,
                               reconnecting, giveup, drop, stall, rotate, gap,
-                              error, close) as JSON lines on stderr
+                              redirect, error, close) as JSON lines on stderr
       --stats                 the session's stats() as JSON on stderr at exit
   -h, --help                  this help
       --version               versions of this package and of libwebsockets
@@ -112,6 +114,8 @@ const OPTIONS = {
   'allow-host-mismatch': { type: 'boolean' },
   insecure: { type: 'boolean' },
   'connect-timeout': { type: 'string' },
+  location: { type: 'boolean', short: 'L' },
+  'max-redirects': { type: 'string' },
   wait: { type: 'string' },
   proxy: { type: 'string' },
   binary: { type: 'string' },
@@ -196,6 +200,9 @@ function parseCommandLine(argv) {
   if (v['allow-invalid-dates']) options.allowInvalidDates = true;
   if (v['allow-host-mismatch']) options.allowHostMismatch = true;
   if (v.insecure) options.rejectUnauthorized = false;
+  if (v['max-redirects'] !== undefined && !v.location) throw new UsageError('--max-redirects needs --location');
+  if (v.location) options.followRedirects = true;
+  if (v['max-redirects'] !== undefined) options.maxRedirects = wholeNumber(v['max-redirects'], '--max-redirects');
 
   if (v['no-heartbeat'] && v.heartbeat !== undefined) throw new UsageError('--heartbeat and --no-heartbeat exclude each other');
   if (v['no-heartbeat']) options.heartbeat = false;
@@ -354,6 +361,7 @@ function run(client, cmd) {
   client.on('stall', (info) => event('stall', info));
   client.on('rotate', (info) => event('rotate', info));
   client.on('gap', (info) => event('gap', info));
+  client.on('redirect', (info) => event('redirect', info));
   client.on('error', (err) => {
     const detail = { code: err.code, message: err.message };
     if (err.status !== undefined) detail.status = err.status;

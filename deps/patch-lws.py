@@ -49,8 +49,12 @@ Host header (port cut off) and sent it whatever it was, so a wss:// URL
 with an IP address put that address in the server_name extension, which
 RFC 6066 section 3 forbids ("Literal IPv4 and IPv6 addresses are not
 permitted in HostName"); some servers refuse such a ClientHello. An IPv4
-literal, or a bracketed IPv6 one (which lws's port cutting leaves as "["),
-now goes without SNI; the certificate is still checked against the address.
+or IPv6 literal now goes without SNI; the certificate is still checked
+against the address. The same port cutting turned a bracketed IPv6 host
+("[::1]:8443") into "[", which no certificate names, so every wss:// URL
+with an IPv6 literal failed the host check: a bracketed host is now taken
+whole without its brackets, and checked against the certificate's IP
+addresses as Node's tls does.
 
 7. permessage-deflate receive: messages split, truncated and lost
 (extension-permessage-deflate.c, client-parser-ws.c). lws inflates into a
@@ -882,10 +886,48 @@ SNI_ANCHOR = "\tSSL_set_tlsext_host_name(wsi->tls.ssl, hostname);\n"
 SNI = "\t" + SNI_MARK + """
 \t{
 \t\tstruct in_addr sni_ip4;
+\t\tstruct in6_addr sni_ip6;
 
-\t\tif (hostname[0] && hostname[0] != '[' &&
-\t\t    inet_pton(AF_INET, hostname, &sni_ip4) != 1)
+\t\tif (hostname[0] &&
+\t\t    inet_pton(AF_INET, hostname, &sni_ip4) != 1 &&
+\t\t    inet_pton(AF_INET6, hostname, &sni_ip6) != 1)
 \t\t\tSSL_set_tlsext_host_name(wsi->tls.ssl, hostname);
+\t}
+"""
+
+# The name the certificate is checked against comes from the Host header,
+# cut at its first ':' to drop the port: "[::1]:8443" became "[", which
+# no certificate names, so an IPv6 literal URL always failed the check.
+# A bracketed host is taken whole, without its brackets, so
+# X509_VERIFY_PARAM_set1_ip_asc() checks it against the IP addresses of
+# the certificate (as Node's tls does), and the SNI rule above leaves it out.
+IPV6_HOST_MARK = "/* node-libwebsockets: bracketed IPv6 host */"
+IPV6_HOST_ANCHOR = """\tp = hostname;
+\twhile (*p) {
+\t\tif (*p == ':') {
+\t\t\t*p = '\\0';
+\t\t\tbreak;
+\t\t}
+\t\tp++;
+\t}
+"""
+IPV6_HOST = "\t" + IPV6_HOST_MARK + """
+\tp = hostname;
+\tif (*p == '[') {
+\t\tchar *close_bracket = strchr(hostname, ']');
+
+\t\tif (!close_bracket)
+\t\t\treturn -1;
+\t\tmemmove(hostname, hostname + 1,
+\t\t\t(size_t)(close_bracket - hostname - 1));
+\t\thostname[close_bracket - hostname - 1] = '\\0';
+\t} else
+\twhile (*p) {
+\t\tif (*p == ':') {
+\t\t\t*p = '\\0';
+\t\t\tbreak;
+\t\t}
+\t\tp++;
 \t}
 """
 
@@ -1216,6 +1258,7 @@ def main():
     patch(ws / "ops-ws.c", PAUSE_MARK, PAUSE_ANCHOR, PAUSE, "paused TLS reads stop")
     tls = Path(sys.argv[1]) / "lib" / "tls" / "openssl"
     patch(tls / "openssl-client.c", SNI_MARK, SNI_ANCHOR, SNI, "no IP literal as SNI")
+    patch(tls / "openssl-client.c", IPV6_HOST_MARK, IPV6_HOST_ANCHOR, IPV6_HOST, "bracketed IPv6 host checked")
     pmd = ws / "ext" / "extension-permessage-deflate.c"
     patch(ws / "ext" / "extension-permessage-deflate.h", PMD_STATE_MARK, PMD_STATE_ANCHOR, PMD_STATE,
           "pmd state added")

@@ -143,14 +143,9 @@ export class WebSocket extends TypedEventEmitter<WebSocketEvents> {
       protos = undefined;
     }
     if (protos === undefined && opts && opts.protocols !== undefined) protos = opts.protocols;
-    let target: UrlInput = url;
-    if (typeof url === 'string' && /^https?:/i.test(url)) target = url.replace(/^http/i, 'ws');
-    else if (url instanceof URL && (url.protocol === 'http:' || url.protocol === 'https:')) {
-      target = new URL(url.href);
-      target.protocol = url.protocol === 'http:' ? 'ws:' : 'wss:';
-    }
-    if (typeof target === 'string' && /^ws\+unix:/i.test(target)) throw unsupported('ws+unix: URLs', 'connections are TCP only');
-    this.session = connect(target, fromWsOptions(opts, protos));
+    // http: and https: URLs are taken as ws: and wss: by connect() itself.
+    if (typeof url === 'string' && /^ws\+unix:/i.test(url)) throw unsupported('ws+unix: URLs', 'connections are TCP only');
+    this.session = connect(url, fromWsOptions(opts, protos));
     this.#wire();
   }
 

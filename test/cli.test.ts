@@ -13,12 +13,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { makeCerts } from './helpers/certs';
 import { ChildRun, exitOutcome, killAll, ROOT } from './helpers/child';
 import { TimeoutError } from './helpers/wait';
+import { startRawServer, type RawServer } from './helpers/raw-server';
 import { startWsServer, type WsServer, type WsServerOptions } from './helpers/ws-server';
 
 const CLI = join(ROOT, 'bin', 'node-libwebsockets.js');
 const T = 10_000;
 
-const servers: WsServer[] = [];
+const servers: Array<WsServer | RawServer> = [];
 const tmpDirs: string[] = [];
 
 afterEach(async () => {
@@ -324,7 +325,7 @@ describe('ending and exit codes', () => {
   it.each([
     ['no URL', [], /missing URL/],
     ['an unknown flag', ['--frobnicate', 'ws://127.0.0.1:1/'], /Unknown option '--frobnicate'/],
-    ['an http: URL', ['http://127.0.0.1:1/'], /ws: or wss:/],
+    ['an ftp: URL', ['ftp://127.0.0.1:1/'], /ws: or wss:/],
     ['an unparsable URL', ['not a url'], /invalid URL/],
     ['a bad --heartbeat', ['--heartbeat', '5s', 'ws://127.0.0.1:1/'], /--heartbeat/],
     ['--reconnect with --no-reconnect', ['--reconnect', '50', '--no-reconnect', 'ws://127.0.0.1:1/'], /exclude/],
@@ -425,10 +426,55 @@ describe('it always ends', () => {
     expect(result.stdout).toBe('hi\n');
   });
 
-  it.each([['--wait', 'soon'], ['--connect-timeout', '-1'], ['--wait', '']])('%s %j is bad usage', async (flag, value) => {
+  it('without --wait, a reply the server sends before it answers the Close is printed', async () => {
+    const s = await server();
+    const child = cli([s.url]);
+    child.proc.stdin?.end('last words\n');
+    const result = await child.waitExit(T);
+    expect(exitOutcome(result)).toEqual({ code: 0, signal: null, crashText: null });
+    expect(result.stdout).toBe('last words\n');
+  });
+
+  it.each([['--wait', 'soon'], ['--connect-timeout', '-1'], ['--wait', ''], ['--max-redirects', '3']])('%s %j is bad usage', async (flag, value) => {
     const result = await cli([flag, value, 'ws://127.0.0.1:1/']).waitExit(T);
     expect(exitOutcome(result).code).toBe(2);
     expect(result.stderr).toContain(flag);
+  });
+});
+
+describe('redirects', () => {
+  /** A server that answers every upgrade with a 302 to `location`. */
+  async function redirecting(location: string): Promise<RawServer> {
+    const r = await startRawServer((conn) => {
+      conn.write(`HTTP/1.1 302 Found\r\nLocation: ${location}\r\nContent-Length: 0\r\n\r\n`);
+      conn.end();
+    });
+    servers.push(r);
+    return r;
+  }
+
+  it('-L follows a redirect (an http: Location too) and --events reports it; without -L it exits 1', async () => {
+    const s = await server();
+    const r = await redirecting(`http://127.0.0.1:${s.port}/moved`);
+    const child = cli(['-L', '--events', `ws://127.0.0.1:${r.port}/`]);
+    const hop = await waitEvent(child, (e) => e.event === 'redirect', 'the redirect event');
+    expect(hop).toMatchObject({ status: 302, to: `ws://127.0.0.1:${s.port}/moved`, crossOrigin: true });
+    child.proc.stdin?.end('after the hop\n');
+    const result = await child.waitExit(T);
+    expect(exitOutcome(result)).toEqual({ code: 0, signal: null, crashText: null });
+    expect(result.stdout).toBe('after the hop\n');
+
+    const refused = await cli(['--no-reconnect', `ws://127.0.0.1:${r.port}/`]).waitExit(T);
+    expect(exitOutcome(refused).code).toBe(1);
+    expect(refused.stderr).toContain('ERR_UNEXPECTED_RESPONSE');
+  });
+
+  it('--max-redirects bounds the hops: ERR_TOO_MANY_REDIRECTS, exit 1', async () => {
+    const s = await server();
+    const r = await redirecting(`ws://127.0.0.1:${s.port}/`);
+    const result = await cli(['-L', '--max-redirects', '0', '--no-reconnect', `ws://127.0.0.1:${r.port}/`]).waitExit(T);
+    expect(exitOutcome(result).code).toBe(1);
+    expect(result.stderr).toContain('ERR_TOO_MANY_REDIRECTS');
   });
 });
 

@@ -9,8 +9,6 @@ import { resolveOptions } from '../dist/cjs/options/validate.js';
 describe('URL validation', () => {
   it.each([
     ['not a url', 'ERR_INVALID_URL'],
-    ['http://example.com/', 'ERR_INVALID_URL'],
-    ['https://example.com/', 'ERR_INVALID_URL'],
     ['ftp://example.com/', 'ERR_INVALID_URL'],
     ['ws://example.com/#frag', 'ERR_INVALID_URL'],
     ['', 'ERR_INVALID_URL'],
@@ -26,6 +24,13 @@ describe('URL validation', () => {
     const r = resolveOptions('wss://user:p%40ss@example.com:8443/a/b?c=d');
     expect(r.native).toMatchObject({ host: 'example.com', port: 8443, path: '/a/b?c=d', secure: true, ipv6Literal: false });
     expect(r.native.headers).toEqual(['Authorization', `Basic ${Buffer.from('user:p@ss').toString('base64')}`]);
+    // http: and https: are the WHATWG WebSocket's (and ws's) aliases.
+    expect(resolveOptions('https://example.com/x').url.href).toBe('wss://example.com/x');
+    expect(resolveOptions('http://example.com:8080/').native).toMatchObject({ secure: false, port: 8080 });
+    const c = connect('http://127.0.0.1:1/', { reconnect: false });
+    c.on('error', () => {});
+    expect(c.url).toBe('ws://127.0.0.1:1/');
+    c.terminate();
     const v6 = resolveOptions(new URL('ws://[::1]/'));
     expect(v6.native).toMatchObject({ host: '::1', port: 80, path: '/', ipv6Literal: true, secure: false });
   });

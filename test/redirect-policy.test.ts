@@ -45,7 +45,7 @@ describe('redirectOptions', () => {
 
   it.each([
     ['javascript:alert(1)', 'ERR_INVALID_REDIRECT'],
-    ['http://127.0.0.1/', 'ERR_INVALID_REDIRECT'],
+    ['ftp://127.0.0.1/', 'ERR_INVALID_REDIRECT'],
     ['ws://a:b@127.0.0.1/', 'ERR_INVALID_REDIRECT'],
     ['ws://127.0.0.1/#f', 'ERR_INVALID_REDIRECT'],
     ['ws://[::1', 'ERR_INVALID_REDIRECT'],
@@ -54,8 +54,15 @@ describe('redirectOptions', () => {
     expect(() => hop('ws://u:p@127.0.0.1/start', location)).toThrow(expect.objectContaining({ code, status: 302, url: 'ws://127.0.0.1/start' }));
   });
 
+  it('takes http: and https: Locations as ws: and wss:', () => {
+    expect(hop('ws://127.0.0.1/', 'https://127.0.0.2:8443/x').url.href).toBe('wss://127.0.0.2:8443/x');
+    expect(hop('ws://127.0.0.1/', 'http://127.0.0.2/y').url.href).toBe('ws://127.0.0.2/y');
+    expect(hop('wss://127.0.0.1/', 'https://127.0.0.1/z').native).toMatchObject({ secure: true, port: 443 });
+  });
+
   it('refuses wss to ws (ERR_REDIRECT_DOWNGRADE) and hops beyond maxRedirects (ERR_TOO_MANY_REDIRECTS)', () => {
     expect(() => hop('wss://127.0.0.1/', 'ws://127.0.0.1/')).toThrow(expect.objectContaining({ code: 'ERR_REDIRECT_DOWNGRADE' }));
+    expect(() => hop('wss://127.0.0.1/', 'http://127.0.0.1/')).toThrow(expect.objectContaining({ code: 'ERR_REDIRECT_DOWNGRADE' }));
     expect(hop('ws://127.0.0.1/', '/x', 3, 3).url.pathname).toBe('/x');
     expect(() => hop('ws://127.0.0.1/', '/x', 4, 3)).toThrow(expect.objectContaining({ code: 'ERR_TOO_MANY_REDIRECTS' }));
   });

@@ -198,6 +198,20 @@ describe('TLS across a redirect', () => {
     expect(b.requests[0]!.headers.host).toBe(`localhost:${b.port}`);
   });
 
+  it('follows http: and https: Locations as ws: and wss: (as ws and the WHATWG WebSocket do)', async () => {
+    const b = await server(accept, { tls });
+    const plain = await server(accept, { host: '127.0.0.2' });
+    const a = await server(routes({ '/tls': `https://127.0.0.1:${b.port}/over-tls`, '/plain': `http://127.0.0.2:${plain.port}/in-clear` }));
+    const toTls = track(connectOnce(`ws://127.0.0.1:${a.port}/tls`, { followRedirects: true, ca: certs.ca.cert }));
+    const hops = redirects(toTls);
+    await opened(toTls);
+    expect(b.requests[0]!.path).toBe('/over-tls');
+    expect(hops.map((h) => h.to)).toEqual([`wss://127.0.0.1:${b.port}/over-tls`]);
+    expect(toTls.url).toBe(`ws://127.0.0.1:${a.port}/tls`);
+    await opened(track(connectOnce(`ws://127.0.0.1:${a.port}/plain`, { followRedirects: true })));
+    expect(plain.requests[0]!.path).toBe('/in-clear');
+  });
+
   it('refuses a wss: to ws: downgrade with ERR_REDIRECT_DOWNGRADE and connects nowhere', async () => {
     const b = await server(accept, { host: '127.0.0.2' });
     const a = await server(redirect(302, `ws://127.0.0.2:${b.port}/`), { tls });

@@ -99,8 +99,12 @@ export function parseUrl(input: unknown): URL {
     throw urlError('url must be a string or a URL', undefined);
   }
   const given = typeof input === 'string' ? input : url.href;
+  // http: and https: name the same endpoints, as in the WHATWG WebSocket
+  // constructor, ws 8 and undici (a Location may well use them).
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-    throw urlError(`URL scheme must be ws: or wss:, got ${url.protocol} (${url.href})`, given);
+    throw urlError(`URL scheme must be ws: or wss: (or http: or https:), got ${url.protocol} (${url.href})`, given);
   }
   if (url.hash) throw urlError(`URL must not have a fragment: ${url.href}`, given);
   if (!url.hostname) throw urlError(`URL has no host: ${url.href}`, given);

@@ -183,15 +183,11 @@ Connection::~Connection() {
 
 void ConnectionStart(Connection& c) {
   const ConnectOptions& o = *c.opts;
-  std::string name = o.servername.empty() ? o.host : o.servername;
+  // lws takes the TLS host check's name from this Host value (patched to
+  // read a bracketed IPv6 host whole: deps/patch-lws.py, item 6).
+  std::string name = !o.servername.empty() ? o.servername : o.ipv6Literal ? "[" + o.host + "]" : o.host;
   bool defaultPort = (o.secure && o.port == 443) || (!o.secure && o.port == 80);
-  if (o.ipv6Literal && o.servername.empty()) {
-    // lws cuts the Host value at the first ':' for SNI: an IPv6 literal goes
-    // without port (the certificate check then needs `servername`).
-    c.hostHeader = "[" + o.host + "]";
-  } else {
-    c.hostHeader = defaultPort ? name : name + ":" + std::to_string(o.port);
-  }
+  c.hostHeader = defaultPort ? name : name + ":" + std::to_string(o.port);
   c.startedAtMs = MonoMs();
   StartTimer(c, c.handshakeTimer, o.handshakeTimeoutMs, OnHandshakeTimeout);
   // The address to resolve: the proxy's when proxied (it resolves the target).

@@ -54,6 +54,7 @@ const VALID: ReadonlyArray<readonly [number, string]> = [
   [4, 'other-origin-url'],
   [1, 'scheme-relative'],
   [1, 'upper-case-scheme'],
+  [1, 'http-alias'],
   [1, 'spaces-around'],
 ];
 
@@ -61,7 +62,7 @@ const VALID: ReadonlyArray<readonly [number, string]> = [
 const HOSTILE: ReadonlyArray<readonly [number, string]> = [
   [1, 'javascript'],
   [1, 'file'],
-  [1, 'http'],
+  [1, 'ftp'],
   [1, 'mailto'],
   [2, 'userinfo'],
   [1, 'long-host'],
@@ -105,6 +106,9 @@ function validLocation(kind: string, onB: boolean, ctx: HopContext): string {
       return `//${here(ctx, !onB).slice('ws://'.length)}${next(ctx)}`;
     case 'upper-case-scheme':
       return `WS://${here(ctx, !onB).slice('ws://'.length)}${next(ctx)}`;
+    case 'http-alias':
+      // http: is taken as ws: (WHATWG WebSocket, ws 8).
+      return `http://${here(ctx, !onB).slice('ws://'.length)}${next(ctx)}`;
     default:
       return `  ${next(ctx)}\t`;
   }
@@ -117,8 +121,8 @@ function hostileLocation(kind: string, ctx: HopContext): string[] {
       return ['javascript:alert(1)'];
     case 'file':
       return ['file:///etc/passwd'];
-    case 'http':
-      return [`http://127.0.0.1:${port}${next(ctx)}`];
+    case 'ftp':
+      return [`ftp://127.0.0.1:${port}${next(ctx)}`];
     case 'mailto':
       return ['mailto:a@b.example'];
     case 'userinfo':
