@@ -44,8 +44,8 @@ async function wsServer(options: WsServerOptions = {}): Promise<WsServer> {
   return s;
 }
 
-function wssServer(): Promise<WsServer> {
-  return wsServer({ tls: { key: certs.valid.key, cert: certs.valid.cert } });
+function wssServer(options: WsServerOptions = {}): Promise<WsServer> {
+  return wsServer({ tls: { key: certs.valid.key, cert: certs.valid.cert }, ...options });
 }
 
 async function proxyServer(options: ConnectProxyOptions = {}): Promise<ConnectProxy> {
@@ -119,6 +119,20 @@ describe('CONNECT proxy', () => {
     const err = await expectFailure(`${s.url}/`, { proxy: proxy.url });
     expect(err.code).toBe('UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
     expect(proxy.requests).toEqual([`127.0.0.1:${s.port}`, `127.0.0.1:${s.port}`]);
+  });
+
+  it('asks for an IPv6 literal in brackets (CONNECT [::1]:port), over ws and wss', async () => {
+    const s = await wsServer({ host: '::1' });
+    const proxy = await proxyServer();
+    const conn = s.nextConnection(T);
+    const c = track(connectOnce(`ws://[::1]:${s.port}/v6`, { proxy: proxy.url }));
+    await expectEcho(c, 'v6 through the tunnel');
+    expect(proxy.requests).toEqual([`[::1]:${s.port}`]);
+    expect((await conn).request.headers.host).toBe(`[::1]:${s.port}`);
+    const tls = await wssServer({ host: '::1' });
+    const secure = track(connectOnce(`wss://[::1]:${tls.port}/`, { proxy: proxy.url, ca: certs.ca.cert }));
+    await expectEcho(secure, 'v6 tls through the tunnel');
+    expect(proxy.requests).toEqual([`[::1]:${s.port}`, `[::1]:${tls.port}`]);
   });
 
   it('leaves a host name for the proxy to resolve', async () => {

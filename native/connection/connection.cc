@@ -188,6 +188,7 @@ void ConnectionStart(Connection& c) {
   std::string name = !o.servername.empty() ? o.servername : o.ipv6Literal ? "[" + o.host + "]" : o.host;
   bool defaultPort = (o.secure && o.port == 443) || (!o.secure && o.port == 80);
   c.hostHeader = defaultPort ? name : name + ":" + std::to_string(o.port);
+  if (o.proxy.enabled()) c.proxyTarget = o.ipv6Literal ? "[" + o.host + "]" : o.host;
   c.startedAtMs = MonoMs();
   StartTimer(c, c.handshakeTimer, o.handshakeTimeoutMs, OnHandshakeTimeout);
   // The address to resolve: the proxy's when proxied (it resolves the target).

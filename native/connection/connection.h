@@ -75,6 +75,9 @@ struct Connection {
   double tlsAtMs = 0;
   bool tlsResumed = false;
   std::string hostHeader;
+  // Through a proxy, what CONNECT asks for: the host, an IPv6 literal in
+  // brackets (lws appends ":port").
+  std::string proxyTarget;
   // What the server's response negotiated (protocol, extensions, headers),
   // as the start of the open event's JSON (handshake.cc); freed once open.
   std::string openInfo;

@@ -81,7 +81,7 @@ bool LaunchRacer(Connection& c, const std::string& address) {
   i.context = c.service.context();
   i.vhost = c.vhost;
   // Through a proxy, lws sends CONNECT <address>:<port> to the proxy.
-  i.address = o.proxy.enabled() ? o.host.c_str() : r.address.c_str();
+  i.address = o.proxy.enabled() ? c.proxyTarget.c_str() : r.address.c_str();
   i.port = o.port;
   i.path = o.path.c_str();
   i.host = c.hostHeader.c_str();
