@@ -912,8 +912,7 @@ IPV6_HOST_ANCHOR = """\tp = hostname;
 \t}
 """
 IPV6_HOST = "\t" + IPV6_HOST_MARK + """
-\tp = hostname;
-\tif (*p == '[') {
+\tif (hostname[0] == '[') {
 \t\tchar *close_bracket = strchr(hostname, ']');
 
 \t\tif (!close_bracket)
@@ -921,15 +920,8 @@ IPV6_HOST = "\t" + IPV6_HOST_MARK + """
 \t\tmemmove(hostname, hostname + 1,
 \t\t\t(size_t)(close_bracket - hostname - 1));
 \t\thostname[close_bracket - hostname - 1] = '\\0';
-\t} else
-\twhile (*p) {
-\t\tif (*p == ':') {
-\t\t\t*p = '\\0';
-\t\t\tbreak;
-\t\t}
-\t\tp++;
-\t}
-"""
+\t} else {
+""" + IPV6_HOST_ANCHOR + "\t}\n"
 
 
 FAIL_MARK = "/* node-libwebsockets: failing the connection */"
