@@ -27,10 +27,7 @@ class Session;
 struct Connection;
 
 // A timer that knows its connection (the callback gets only the timer).
-struct ConnectionTimer {
-  Timer timer;  // first member: the callback casts back
-  Connection* owner;
-};
+using ConnectionTimer = OwnedTimer<Connection>;
 
 // One TCP connection of an attempt's race over the addresses of a name
 // (happy eyeballs, RFC 8305): lws connects to `address`; the first racer

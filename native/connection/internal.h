@@ -17,7 +17,7 @@ namespace nlws::conn {
 constexpr const char* kProtocolName = "nlws-client";
 
 // The connection a connection timer belongs to (the callback gets only the timer).
-inline Connection& OwnerOf(Timer* t) { return *reinterpret_cast<ConnectionTimer*>(t)->owner; }
+inline Connection& OwnerOf(Timer* t) { return *ConnectionTimer::Of(t); }
 
 // connection.cc: the attempt's life.
 Connection* ConnOf(struct lws* wsi);
