@@ -12,6 +12,7 @@ import { Opcode, parseClose, type DecodedFrame } from './helpers/frames';
 import { AsyncQueue, QueueEndedError } from './helpers/queue';
 import { startRawServer, type RawConnection, type RawServer } from './helpers/raw-server';
 import { once, withTimeout } from './helpers/wait';
+import { isValidCloseCode } from '../dist/cjs/close-codes.js';
 
 const T = 5000;
 
@@ -514,6 +515,8 @@ describe('close frames from the server', () => {
   it.each([0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535])(
     'treats invalid close code %i as a protocol error: Close 1002 on the wire, 1002 reported',
     async (invalid) => {
+      // The façade's table (what close() may send) says the same as the native one (what is accepted).
+      expect(isValidCloseCode(invalid)).toBe(false);
       const { conn, obs } = await openConnection();
       conn.write(F.close(invalid, 'bad code'));
       const { code } = await expectCloseFrame(conn);
@@ -526,6 +529,7 @@ describe('close frames from the server', () => {
   it.each([1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999])(
     'accepts valid close code %i and echoes it',
     async (valid) => {
+      expect(isValidCloseCode(valid)).toBe(true);
       const { conn, obs } = await openConnection();
       conn.write(F.close(valid));
       expect((await expectCloseFrame(conn)).code).toBe(valid);
