@@ -52,8 +52,8 @@ struct SessionPolicy {
   uint32_t heartbeatTimeoutMs = 0;
   bool pongOnly = false;          // only PONGs prove life (not any frame)
   uint32_t stallTimeoutMs = 0;
-  uint32_t maxAgeMs = 0;
-  uint8_t maxAgeJitterPercent = 0;
+  uint32_t maxConnectionAgeMs = 0;
+  uint8_t maxConnectionAgeJitterPercent = 0;
   uint32_t rotationOverlapMs = 0;  // old connection still delivers after a switch
   uint32_t queueMaxMessages = 0;
   uint64_t queueMaxBytes = 0;
@@ -89,7 +89,7 @@ struct ConnectOptions {
   uint64_t maxPayload = 0;
   bool skipUtf8Validation = false;  // ws's skipUTF8Validation: text and close reasons unchecked
   uint32_t fragmentSize = 0;
-  uint64_t rxHighWater = 0;  // bytes handed to JS and not yet consumed (receiveHighWaterMark)
+  uint64_t receiveHighWaterMark = 0;  // bytes handed to JS and not yet consumed before reading pauses
   uint32_t closeTimeoutMs = 0;
   uint32_t handshakeTimeoutMs = 0;
   TlsSettings tls;

@@ -160,7 +160,7 @@ export interface NativeConnectOptions {
   maxPayload: number;
   skipUtf8Validation: boolean;
   fragmentSize: number;
-  rxHighWater: number;
+  receiveHighWaterMark: number;
   closeTimeoutMs: number;
   handshakeTimeoutMs: number;
   rejectUnauthorized: boolean;
@@ -250,8 +250,8 @@ export interface NativePolicy {
   heartbeatTimeoutMs: number;
   pongOnly: boolean;
   stallTimeoutMs: number;
-  maxAgeMs: number;
-  maxAgeJitterPercent: number;
+  maxConnectionAgeMs: number;
+  maxConnectionAgeJitterPercent: number;
   rotationOverlapMs: number;
   queueMaxMessages: number;
   queueMaxBytes: number;

@@ -266,7 +266,7 @@ export function resolveOptions(input: unknown, options: unknown = {}): ResolvedO
     maxPayload: integer(o.maxPayload, 'maxPayload', D.maxPayload, 0, MAX_SAFE_BYTES) || MAX_SAFE_BYTES,
     skipUtf8Validation: bool(o.skipUTF8Validation, 'skipUTF8Validation', D.skipUTF8Validation),
     fragmentSize: integer(o.fragmentSize, 'fragmentSize', D.fragmentSize, 1, MAX_MS),
-    rxHighWater: integer(o.receiveHighWaterMark, 'receiveHighWaterMark', D.receiveHighWaterMark, 1, MAX_SAFE_BYTES),
+    receiveHighWaterMark: integer(o.receiveHighWaterMark, 'receiveHighWaterMark', D.receiveHighWaterMark, 1, MAX_SAFE_BYTES),
     closeTimeoutMs: integer(o.closeTimeout, 'closeTimeout', D.closeTimeout, 1, MAX_MS),
     handshakeTimeoutMs: integer(o.handshakeTimeout, 'handshakeTimeout', D.handshakeTimeout, 1, MAX_MS),
     rejectUnauthorized: bool(o.rejectUnauthorized, 'rejectUnauthorized', D.rejectUnauthorized),

@@ -28,8 +28,8 @@ void ReadPolicy(const Napi::Object& pol, SessionPolicy& p) {
   p.heartbeatTimeoutMs = Int<uint32_t>(pol.Get("heartbeatTimeoutMs"), 0, kMaxMs);
   p.pongOnly = Bool(pol.Get("pongOnly"));
   p.stallTimeoutMs = Int<uint32_t>(pol.Get("stallTimeoutMs"), 0, kMaxMs);
-  p.maxAgeMs = Int<uint32_t>(pol.Get("maxAgeMs"), 0, kMaxMs);
-  p.maxAgeJitterPercent = Int<uint8_t>(pol.Get("maxAgeJitterPercent"), 0, 100);
+  p.maxConnectionAgeMs = Int<uint32_t>(pol.Get("maxConnectionAgeMs"), 0, kMaxMs);
+  p.maxConnectionAgeJitterPercent = Int<uint8_t>(pol.Get("maxConnectionAgeJitterPercent"), 0, 100);
   p.rotationOverlapMs = Int<uint32_t>(pol.Get("rotationOverlapMs"), 0, kMaxMs);
   p.queueMaxMessages = U32(pol.Get("queueMaxMessages"));
   p.queueMaxBytes = Int<uint64_t>(pol.Get("queueMaxBytes"), 0, kMaxBytes);
@@ -70,7 +70,7 @@ std::unique_ptr<ConnectOptions> ReadConnectOptions(const Napi::Object& o) {
   opts->maxPayload = Int<uint64_t>(o.Get("maxPayload"), 0, kMaxBytes);
   opts->skipUtf8Validation = Bool(o.Get("skipUtf8Validation"));
   opts->fragmentSize = Int<uint32_t>(o.Get("fragmentSize"), 1, kMaxMs);
-  opts->rxHighWater = Int<uint64_t>(o.Get("rxHighWater"), 1, kMaxBytes);
+  opts->receiveHighWaterMark = Int<uint64_t>(o.Get("receiveHighWaterMark"), 1, kMaxBytes);
   opts->closeTimeoutMs = Int<uint32_t>(o.Get("closeTimeoutMs"), 1, kMaxMs);
   opts->handshakeTimeoutMs = Int<uint32_t>(o.Get("handshakeTimeoutMs"), 1, kMaxMs);
   TlsSettings& tls = opts->tls;

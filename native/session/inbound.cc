@@ -60,7 +60,7 @@ void Session::AttemptPing(Connection& c, const uint8_t* data, size_t len) {
 
 void Session::RxAdded(Connection& c, uint64_t bytes) {
   rxUnacked_ += bytes;
-  if (rxUnacked_ > opts->rxHighWater) {
+  if (rxUnacked_ > opts->receiveHighWaterMark) {
     SetRxPaused(true);
     ConnectionPauseRx(c);
     if (current_) ConnectionPauseRx(*current_);
@@ -70,7 +70,7 @@ void Session::RxAdded(Connection& c, uint64_t bytes) {
 
 void Session::Ack(uint64_t bytes) {
   rxUnacked_ = bytes > rxUnacked_ ? 0 : rxUnacked_ - bytes;
-  if (rxPaused_ && rxUnacked_ <= opts->rxHighWater / 2) {
+  if (rxPaused_ && rxUnacked_ <= opts->receiveHighWaterMark / 2) {
     SetRxPaused(false);
     if (current_) ConnectionResumeRx(*current_);
     if (replacement_) ConnectionResumeRx(*replacement_);

@@ -64,12 +64,12 @@ bool Session::Holds(const Connection& c) const {
 
 void Session::ArmAge() {
   const SessionPolicy& p = policy();
-  if (!p.maxAgeMs) return;
+  if (!p.maxConnectionAgeMs) return;
   // Rotate up to jitter% early, so many clients do not rotate in step.
   uint16_t r = 0;
   lws_get_random(service.context(), &r, sizeof r);
-  double early = p.maxAgeMs * (p.maxAgeJitterPercent / 100.0) * (r / 65535.0);
-  ArmTimer(service, ageTimer_, this, p.maxAgeMs - early, OnAgeTimer);
+  double early = p.maxConnectionAgeMs * (p.maxConnectionAgeJitterPercent / 100.0) * (r / 65535.0);
+  ArmTimer(service, ageTimer_, this, p.maxConnectionAgeMs - early, OnAgeTimer);
 }
 
 void Session::OnAgeTimer(Timer* t) {

@@ -265,7 +265,7 @@ void Session::AttemptEnded(Connection& c, AttemptEnd&& end) {
     if (!userClosing_) {
       // Keep the old connection; try the rotation again after a pause.
       Emit(EventType::kRotate, gen, "{\"phase\":\"failed\",\"at\":" + JsonMs(now) + "}");
-      if (policy().maxAgeMs) ArmTimer(service, ageTimer_, this, policy().backoffMs.empty() ? 0 : policy().backoffMs[0], OnAgeTimer);
+      if (policy().maxConnectionAgeMs) ArmTimer(service, ageTimer_, this, policy().backoffMs.empty() ? 0 : policy().backoffMs[0], OnAgeTimer);
     }
     return;
   }

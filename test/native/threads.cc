@@ -445,7 +445,7 @@ class Env {
     o->handshakeTimeoutMs = 5000;
     // Small: the 70000-byte echo pauses reading until the JS side's
     // acknowledgement wakes the service thread (PostAcks).
-    o->rxHighWater = 32 * 1024;
+    o->receiveHighWaterMark = 32 * 1024;
     SessionPolicy& p = o->policy;
     p.reconnect = kind == Kind::kDropper || kind == Kind::kRotating;
     p.backoffMs = {5, 10};
@@ -461,7 +461,7 @@ class Env {
     if (kind == Kind::kRotating) {
       p.heartbeatIntervalMs = 40;
       p.heartbeatTimeoutMs = 2000;
-      p.maxAgeMs = 120;
+      p.maxConnectionAgeMs = 120;
       p.rotationOverlapMs = 20;
     }
     p.hookConfig = kind == Kind::kConfigured;
