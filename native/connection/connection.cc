@@ -221,7 +221,7 @@ void ConnectionStart(Connection& c) {
         cmd.text += a;
       }
     } else {
-      cmd.code = 1;
+      cmd.failed = true;
       cmd.text = std::move(error);
     }
     mailbox->Post(std::move(cmd));

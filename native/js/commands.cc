@@ -137,7 +137,7 @@ Napi::Value SendPriority(const Napi::CallbackInfo& info) {
 Napi::Value Close(const Napi::CallbackInfo& info) {
   if (Environment* self = Live(info)) {
     Command c;
-    c.code = info[1].IsNumber() ? Int<int>(info[1], 0, 65535) : 1000;
+    c.closeCode = info[1].IsNumber() ? Int<int>(info[1], 0, 65535) : 1000;
     c.text = Bytes(info[2]);
     Post(*self, CommandType::kClose, Id(info[0]), std::move(c));
   }
@@ -168,10 +168,10 @@ Napi::Value CloseEcho(const Napi::CallbackInfo& info) {
 Napi::Value ReconnectDecision(const Napi::CallbackInfo& info) {
   if (Environment* self = Live(info)) {
     Command c;
-    c.code = Bool(info[1]) ? 1 : 0;
-    // bytes = delay + 1; 0: the backoff's delay (NaN too).
+    c.retry = Bool(info[1]);
+    // Not a number, NaN or negative: the backoff's delay.
     double delay = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
-    c.bytes = delay >= 0 ? Int<uint64_t>(info[2], 0, 9007199254740991.0) + 1 : 0;
+    c.delayMs = delay >= 0 ? Int<int64_t>(info[2], 0, 9007199254740991.0) : -1;
     Post(*self, CommandType::kDecision, Id(info[0]), std::move(c));
   }
   return info.Env().Undefined();
@@ -205,7 +205,7 @@ Napi::Value Resolved(const Napi::CallbackInfo& info) {
         c.text += Str(v);
       }
     } else {
-      c.code = 1;
+      c.failed = true;
       c.text = Str(info[3]);
       if (c.text.empty()) c.text = "ENOTFOUND";
     }

@@ -77,7 +77,7 @@ void Environment::Deliver(Napi::Env env, Napi::Function fn) {
         Command c;
         c.type = CommandType::kAck;
         c.id = kv.first;
-        c.bytes = kv.second;
+        c.ackBytes = kv.second;
         cmds.push_back(std::move(c));
       }
       service_.PostAcks(std::move(cmds));

@@ -37,11 +37,11 @@ enum class CommandType : uint8_t {
   kPing,
   kPong,       // text: payload
   kCloseEcho,  // JS handled the events before `generation`'s kCloseReceived
-  kAck,        // JS consumed `bytes` of received data on `id`
+  kAck,        // JS consumed `ackBytes` of received data on `id`
   kResolved,      // resolver thread finished for attempt `generation`
   kSendPriority,  // onOpen's sends: to attempt `generation`, before the backlog
   kConfig,        // fresh url/headers (options) for `generation`, or an error (text)
-  kDecision,      // shouldReconnect's answer: code 1 retry; bytes = delay ms + 1 (0: backoff)
+  kDecision,      // shouldReconnect's answer: `retry`, after `delayMs` (< 0: the backoff's)
   kOnOpenDone,    // onOpen finished for `generation`; text = error, if it failed
   kShutdown,
 };
@@ -49,10 +49,15 @@ enum class CommandType : uint8_t {
 struct Command {
   CommandType type;
   uint32_t id = 0;
-  int code = 0;
-  uint64_t bytes = 0;
   uint32_t generation = 0;  // the attempt a command is about
-  std::string text;  // close reason, ping payload, resolved address or error
+  int closeCode = 0;        // kClose
+  uint64_t ackBytes = 0;    // kAck
+  bool failed = false;      // kResolved: `text` is the error, not the addresses
+  bool retry = false;       // kDecision
+  int64_t delayMs = -1;     // kDecision; < 0: the backoff's delay
+  // kClose: reason; kPing/kPong: payload; kResolved: addresses (comma-
+  // separated) or the error; kConfig, kOnOpenDone: the error, if any.
+  std::string text;
   std::string errorCode;  // kConfig: the code of `text`'s error (empty: ERR_CONFIG)
   std::unique_ptr<ConnectOptions> options;
   std::unique_ptr<OutMessage> message;

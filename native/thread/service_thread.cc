@@ -116,14 +116,14 @@ void ServiceThread::Handle(Command& cmd) {
   switch (cmd.type) {
     case CommandType::kSend: s->Send(std::move(cmd.message)); break;
     case CommandType::kSendPriority: s->SendPriority(cmd.generation, std::move(cmd.message)); break;
-    case CommandType::kClose: s->Close(cmd.code, cmd.text); break;
+    case CommandType::kClose: s->Close(cmd.closeCode, cmd.text); break;
     case CommandType::kTerminate: s->Terminate(); break;
     case CommandType::kPing: s->Ping(cmd.text); break;
     case CommandType::kPong: s->Pong(cmd.text); break;
     case CommandType::kCloseEcho: s->CloseEchoReady(cmd.generation); break;
-    case CommandType::kAck: s->Ack(cmd.bytes); break;
+    case CommandType::kAck: s->Ack(cmd.ackBytes); break;
     case CommandType::kResolved:
-      s->Resolved(cmd.generation, cmd.code ? "" : cmd.text, cmd.code ? cmd.text : "");
+      s->Resolved(cmd.generation, cmd.failed ? "" : cmd.text, cmd.failed ? cmd.text : "");
       break;
     case CommandType::kConfig: {
       std::shared_ptr<ConnectOptions> fresh;
@@ -135,7 +135,7 @@ void ServiceThread::Handle(Command& cmd) {
       break;
     }
     case CommandType::kDecision:
-      s->Decide(cmd.code == 1, cmd.bytes ? static_cast<int64_t>(cmd.bytes) - 1 : -1);
+      s->Decide(cmd.retry, cmd.delayMs);
       break;
     case CommandType::kOnOpenDone: s->OnOpenDone(cmd.generation, cmd.text); break;
     default: break;

@@ -271,7 +271,7 @@ void StressCommandQueue() {
             Command c;
             c.type = CommandType::kAck;
             c.id = static_cast<uint32_t>(p);
-            c.bytes = static_cast<uint64_t>(i);
+            c.ackBytes = static_cast<uint64_t>(i);  // the sequence number
             many.push_back(std::move(c));
           }
           q.PushMany(std::move(many));
@@ -279,7 +279,7 @@ void StressCommandQueue() {
           Command c;
           c.type = CommandType::kSend;
           c.id = static_cast<uint32_t>(p);
-          c.bytes = static_cast<uint64_t>(i++);
+          c.ackBytes = static_cast<uint64_t>(i++);  // the sequence number
           c.message = std::make_unique<OutMessage>();
           q.Push(std::move(c));
         }
@@ -293,8 +293,8 @@ void StressCommandQueue() {
   while (received < long{kProducers} * kEach && Clock::now() < deadline) {
     q.TakeAll(taken);
     for (auto& c : taken) {
-      Check(c.bytes == next[c.id], "command queue keeps each producer's order");
-      next[c.id] = c.bytes + 1;
+      Check(c.ackBytes == next[c.id], "command queue keeps each producer's order");
+      next[c.id] = c.ackBytes + 1;
       received++;
     }
     if (taken.empty()) std::this_thread::yield();
@@ -502,12 +502,11 @@ class Env {
     return c;
   }
 
-  void Post(CommandType type, uint32_t id, uint32_t generation = 0, int code = 0) {
+  void Post(CommandType type, uint32_t id, uint32_t generation = 0) {
     Command c;
     c.type = type;
     c.id = id;
     c.generation = generation;
-    c.code = code;
     service_.Post(std::move(c));
   }
 
@@ -557,7 +556,7 @@ class Env {
           Command c;
           c.type = CommandType::kClose;
           c.id = kv.first;
-          c.code = 1000;
+          c.closeCode = 1000;
           c.text = "bye";
           service_.Post(std::move(c));
         }
@@ -631,8 +630,8 @@ class Env {
           Command c;
           c.type = CommandType::kDecision;
           c.id = id;
-          c.code = 1;      // retry
-          c.bytes = 5 + 1;  // after 5 ms
+          c.retry = true;
+          c.delayMs = 5;
           service_.Post(std::move(c));
           break;
         }
@@ -650,7 +649,7 @@ class Env {
         Command c;
         c.type = CommandType::kAck;
         c.id = kv.first;
-        c.bytes = kv.second;
+        c.ackBytes = kv.second;
         cmds.push_back(std::move(c));
       }
       service_.PostAcks(std::move(cmds));
