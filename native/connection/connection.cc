@@ -183,12 +183,14 @@ Connection::~Connection() {
 
 void ConnectionStart(Connection& c) {
   const ConnectOptions& o = *c.opts;
-  // lws takes the TLS host check's name from this Host value (patched to
-  // read a bracketed IPv6 host whole: deps/patch-lws.py, item 6).
-  std::string name = !o.servername.empty() ? o.servername : o.ipv6Literal ? "[" + o.host + "]" : o.host;
+  // The host as a URL writes it (an IPv6 literal in brackets): for Host and
+  // for a proxy's CONNECT. lws takes the TLS host check's name from Host
+  // (patched to read a bracketed IPv6 host whole: deps/patch-lws.py, item 6).
+  std::string host = o.ipv6Literal ? "[" + o.host + "]" : o.host;
+  const std::string& name = o.servername.empty() ? host : o.servername;
   bool defaultPort = (o.secure && o.port == 443) || (!o.secure && o.port == 80);
   c.hostHeader = defaultPort ? name : name + ":" + std::to_string(o.port);
-  if (o.proxy.enabled()) c.proxyTarget = o.ipv6Literal ? "[" + o.host + "]" : o.host;
+  if (o.proxy.enabled()) c.proxyTarget = std::move(host);
   c.startedAtMs = MonoMs();
   StartTimer(c, c.handshakeTimer, o.handshakeTimeoutMs, OnHandshakeTimeout);
   // The address to resolve: the proxy's when proxied (it resolves the target).
